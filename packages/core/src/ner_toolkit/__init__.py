@@ -1,0 +1,49 @@
+"""ner-toolkit: format-agnostic NER with fine-tuned generative LLMs.
+
+The core is light: it imports no torch, transformers or numpy. Plugins (formats,
+trainers, predictors, scorers) are found through entry points of the ``ner_toolkit`` group.
+"""
+
+from .conll import CoNLLFormatError, corpus_stats, read_conll, write_conll
+from .hookspecs import hookimpl
+from .interfaces import (
+    Diagnostic,
+    Example,
+    Formatter,
+    Mention,
+    ModelSpec,
+    ParseResult,
+    Prediction,
+    Predictor,
+    Scorer,
+    Trainer,
+)
+from .labels import CONLL2003_LABELS, Label
+from .schemes import Scheme, convert_tags, spans_to_tags, tags_to_spans
+from .spans import Sentence, Span
+
+__all__ = [
+    "CONLL2003_LABELS",
+    "CoNLLFormatError",
+    "Diagnostic",
+    "Example",
+    "Formatter",
+    "Label",
+    "Mention",
+    "ModelSpec",
+    "ParseResult",
+    "Prediction",
+    "Predictor",
+    "Scheme",
+    "Scorer",
+    "Sentence",
+    "Span",
+    "Trainer",
+    "convert_tags",
+    "corpus_stats",
+    "hookimpl",
+    "read_conll",
+    "spans_to_tags",
+    "tags_to_spans",
+    "write_conll",
+]

@@ -1,0 +1,209 @@
+"""The four plugin interfaces: Formatter, Trainer, Predictor and Scorer.
+
+A plugin subclasses one of these, gives it a ``name``, and registers the class from a
+``register_*`` hook (see ``hookspecs``). Options from a recipe reach the constructor as
+keyword arguments; a plugin that declares ``Options`` (a pydantic model) has them
+validated before any work starts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from .labels import Label
+from .spans import Sentence, Span
+
+
+class NoOptions(BaseModel):
+    """Options of a plugin that takes none: anything given is an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """Something a parser could not use or had to repair, e.g. ``unknown_label``.
+
+    ``kind`` is a short snake_case name counted in reports; ``message`` says what and where.
+    """
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An entity as the model wrote it: its text and label, before alignment to tokens."""
+
+    text: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """What a formatter made of one model output.
+
+    ``spans`` are on the original tokens; ``mentions`` are the entities as written, in
+    output order; ``copied_input`` is true when the output without its markup equals the
+    input (up to whitespace).
+    """
+
+    spans: tuple[Span, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    mentions: tuple[Mention, ...] = ()
+    copied_input: bool = True
+
+
+@dataclass(frozen=True)
+class Example:
+    """One instruction-tuning example in the Alpaca layout, tied to its sentence."""
+
+    id: str
+    instruction: str
+    input: str
+    output: str
+    tokens: tuple[str, ...] = ()
+
+    def to_alpaca(self) -> dict[str, str]:
+        return {"instruction": self.instruction, "input": self.input, "output": self.output}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One sentence's model output and what was parsed from it."""
+
+    sentence_id: str
+    output: str
+    spans: tuple[Span, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    mentions: tuple[Mention, ...] = ()
+    copied_input: bool = True
+
+    @classmethod
+    def from_parse(cls, sentence_id: str, output: str, result: ParseResult) -> Prediction:
+        return cls(sentence_id, output, result.spans, result.diagnostics, result.mentions, result.copied_input)
+
+
+class Plugin:
+    """What every component has: a registry name and optional validated options."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first line of the class docstring, for ``ner-toolkit plugins``."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+class Formatter(Plugin, ABC):
+    """An output format: renders training targets and parses model outputs back into spans.
+
+    Parsing is total: any string gives spans plus diagnostics, never an exception.
+    ``output_description`` is the part of the instruction that describes the format.
+    """
+
+    output_description: ClassVar[str]
+
+    def __init__(self, labels: Sequence[Label], instruction: str | None = None, **options: Any) -> None:
+        self.labels = tuple(labels)
+        self.label_names = frozenset(label.name for label in self.labels)
+        self.options = self.Options.model_validate(options)
+        self._instruction = instruction
+
+    def instruction(self) -> str:
+        """The task instruction with the label set, as the reference lays it out."""
+        if self._instruction is not None:
+            return self._instruction
+        label_lines = "\n".join(label.describe() for label in self.labels)
+        return (
+            "Your task is to identify all named entities in the input sentence and "
+            f"{self.output_description} Use only the label tags defined in the Label Set below.\n"
+            f"Label Set:\n{label_lines}\nNow process the input sentence:"
+        )
+
+    def render_input(self, tokens: Sequence[str]) -> str:
+        """The model input for a sentence: its tokens joined by single spaces."""
+        return " ".join(tokens)
+
+    @abstractmethod
+    def render(self, tokens: Sequence[str], spans: Sequence[Span]) -> str:
+        """The training target for a sentence with these spans."""
+
+    @abstractmethod
+    def parse(self, output: str, tokens: Sequence[str]) -> ParseResult:
+        """Spans on ``tokens`` plus diagnostics for a raw model output; never raises."""
+
+    def example(self, sentence: Sentence) -> Example:
+        """The Alpaca-style example for a gold sentence."""
+        return Example(
+            sentence.id,
+            self.instruction(),
+            self.render_input(sentence.tokens),
+            self.render(sentence.tokens, sentence.spans),
+            sentence.tokens,
+        )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model's weights come from: a hub name or folder, optionally a GGUF file in it."""
+
+    name_or_path: str
+    gguf_file: str | None = None
+    revision: str | None = None
+    chat_template: str = "model"
+
+
+class Trainer(Plugin, ABC):
+    """Fine-tunes a model on examples and saves the result (an adapter or full weights)."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = self.Options.model_validate(options)
+
+    @abstractmethod
+    def train(
+        self,
+        model: ModelSpec,
+        train: Sequence[Example],
+        output_dir: Path,
+        eval: Sequence[Example] = (),
+    ) -> Path:
+        """Train, checkpointing into ``output_dir`` so a rerun resumes; return the saved model folder."""
+
+
+class Predictor(Plugin, ABC):
+    """Generates raw model outputs for examples (their ``output`` is ignored)."""
+
+    def __init__(self, model: ModelSpec, adapter: Path | None, formatter: Formatter, **options: Any) -> None:
+        self.model, self.adapter, self.formatter = model, adapter, formatter
+        self.options = self.Options.model_validate(options)
+
+    @abstractmethod
+    def generate(self, examples: Sequence[Example]) -> Iterator[tuple[int, str]]:
+        """Yield ``(index into examples, raw output)`` as each output is ready, in any order."""
+
+
+class Scorer(Plugin, ABC):
+    """Scores predicted spans against gold sentences; returns plain, JSON-ready numbers."""
+
+    def __init__(self, labels: Sequence[str], **options: Any) -> None:
+        self.labels = tuple(labels)
+        self.options = self.Options.model_validate(options)
+
+    @abstractmethod
+    def score(self, gold: Sequence[Sentence], predictions: Sequence[Prediction]) -> dict[str, Any]:
+        """Numbers keyed by what they are (``micro.f1``, ``per_type.PER.precision``, ...)."""
+
+    def markdown(self, result: dict[str, Any]) -> str:
+        """A Markdown section for the report; the default lists the top-level numbers."""
+        lines = [f"### {self.name}", ""]
+        lines += [f"- {key}: {value}" for key, value in result.items() if isinstance(value, (int, float))]
+        return "\n".join(lines)
+

@@ -1,0 +1,1 @@
+"""ner-toolkit metrics plugins; each module is one plugin, registered by its own entry point."""
