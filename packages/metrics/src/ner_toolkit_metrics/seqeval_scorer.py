@@ -1,0 +1,111 @@
+"""seqeval, strict: gold and predictions written as IOB2 tags, scored with ``mode='strict', scheme=IOB2``.
+
+CoNLL-2003 is IOB1, and seqeval's strict mode neither reads IOB1 nor picks a scheme by
+itself (without one it silently falls back to lenient). So both sides go through spans:
+each span set is written as IOB2 tags and scored strictly. The lenient, conlleval-style
+figures (seqeval's default mode) are computed beside them on tags in the corpus scheme
+(IOB1 by default), which is what conlleval reports for the same predictions written as a
+CoNLL file. When predictions are span sets, as here, the two agree; a difference means a
+tag-encoding bug, which is why both are shown.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ner_toolkit import Prediction, Scheme, Scorer, Sentence, hookimpl, spans_to_tags
+
+from .prepare import Prepared, UnknownLabels, prepare
+from .tables import fmt, left_out, table
+
+AVERAGES = {"micro avg": "micro", "macro avg": "macro", "weighted avg": "weighted"}
+
+
+def _number(value: Any) -> float | int:
+    """A numpy scalar as a plain number; NaN (an average over nothing) as 0.0."""
+    if isinstance(value, (int,)) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
+        return int(value)
+    value = float(value)
+    return 0.0 if math.isnan(value) else value
+
+
+def _report(y_true: list[list[str]], y_pred: list[list[str]], labels: Sequence[str], **mode: Any) -> dict[str, Any]:
+    """seqeval's classification report as plain numbers: per type (label-set order) and averages."""
+    from seqeval.metrics import classification_report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # macro average over no types is NaN
+        raw = classification_report(y_true, y_pred, output_dict=True, zero_division=0, **mode)
+    rows = {
+        key: {"precision": _number(v["precision"]), "recall": _number(v["recall"]),
+              "f1": _number(v["f1-score"]), "support": _number(v["support"])}
+        for key, v in raw.items()
+    }
+    order = [label for label in labels if label in rows] + sorted(k for k in rows if k not in labels and k not in AVERAGES)
+    result: dict[str, Any] = {name: rows[key] for key, name in AVERAGES.items()}
+    result["per_type"] = {label: rows[label] for label in order}
+    return result
+
+
+class SeqevalScorer(Scorer):
+    """seqeval strict IOB2 span F1 (per type, micro, macro), with conlleval-style lenient figures beside it."""
+
+    name = "seqeval"
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+        unknown_labels: UnknownLabels = "count"
+        """``count``: predicted spans with a label outside the label set are wrong predictions; ``ignore``: left out (still counted)."""
+        lenient_scheme: Scheme = Scheme.IOB1
+        """Tag scheme the lenient (conlleval-style) figures are computed on: the corpus's own."""
+
+    def score(self, gold: Sequence[Sentence], predictions: Sequence[Prediction]) -> dict[str, Any]:
+        from seqeval.scheme import IOB2
+
+        options = self.options
+        p: Prepared = prepare(gold, predictions, self.labels, options.unknown_labels)  # type: ignore[attr-defined]
+        labels = p.all_labels
+
+        def tags(spans_by_sentence: list, scheme: Scheme) -> list[list[str]]:
+            return [spans_to_tags(spans, n, scheme) for spans, n in zip(spans_by_sentence, p.lengths)]
+
+        strict = _report(tags(p.gold, Scheme.IOB2), tags(p.predicted, Scheme.IOB2), labels, mode="strict", scheme=IOB2)
+        lenient_scheme = options.lenient_scheme  # type: ignore[attr-defined]
+        lenient = _report(tags(p.gold, lenient_scheme), tags(p.predicted, lenient_scheme), labels)
+        return {
+            "metric": "seqeval strict, IOB2 (mode='strict', scheme=IOB2)",
+            **strict,
+            "lenient": {"metric": f"seqeval default mode (conlleval-style, lenient) on {Scheme(lenient_scheme).value} tags", **lenient},
+            **p.summary(),
+        }
+
+    def markdown(self, result: dict[str, Any]) -> str:
+        """Per-entity P/R/F1 with support, then micro and macro averages; lenient micro beside."""
+        lines = [f"### seqeval: {result['metric']}", ""]
+        rows = [
+            [label + ("" if label in self.labels else " (not in label set)"), r["precision"], r["recall"], r["f1"], r["support"]]
+            for label, r in result["per_type"].items()
+        ]
+        for key in ("micro", "macro"):
+            r = result[key]
+            rows.append([f"**{key} avg**", r["precision"], r["recall"], r["f1"], r["support"]])
+        lines += table(["entity", "precision", "recall", "f1", "support"], rows)
+        lenient = result["lenient"]["micro"]
+        lines += [
+            "",
+            f"Lenient ({result['lenient']['metric']}): micro P {fmt(lenient['precision'])} "
+            f"R {fmt(lenient['recall'])} F1 {fmt(lenient['f1'])}.",
+        ]
+        lines += left_out(result)
+        return "\n".join(lines)
+
+
+@hookimpl
+def register_scorers(register):
+    register(SeqevalScorer)
