@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ner_toolkit import Prediction, Scorer, Sentence, Span, hookimpl
 
+from .html import HtmlSection
 from .prepare import prepare
 from .tables import left_out, table
 
@@ -83,7 +84,7 @@ def pair_spans(gold: list[Span], predicted: list[Span]) -> list[tuple[str, Span 
     return pairs
 
 
-class ErrorBreakdown(Scorer):
+class ErrorBreakdown(HtmlSection, Scorer):
     """Type confusions, boundary errors, missed and spurious entities by type, parse failures with examples."""
 
     name = "errors"

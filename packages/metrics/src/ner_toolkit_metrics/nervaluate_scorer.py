@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ner_toolkit import Prediction, Scorer, Sentence, Span, hookimpl
 
+from .html import HtmlSection
 from .prepare import UnknownLabels, prepare
 from .tables import left_out, table
 
@@ -36,7 +37,7 @@ def _plain(result: Any) -> dict[str, Any]:
     return {name: getattr(result, name) for name in FIELDS}
 
 
-class NervaluateScorer(Scorer):
+class NervaluateScorer(HtmlSection, Scorer):
     """nervaluate 1.x scenarios strict, exact, partial and ent_type, overall and per type."""
 
     name = "nervaluate"

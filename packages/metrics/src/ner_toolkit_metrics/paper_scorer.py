@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ner_toolkit import Prediction, Scorer, Sentence, hookimpl
 
+from .html import HtmlSection
 from .prepare import check_aligned
 from .tables import table
 
@@ -39,7 +40,7 @@ def prf(tp: int, predicted: int, gold: int) -> dict[str, float | int]:
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "predicted": predicted, "gold": gold}
 
 
-class PaperScorer(Scorer):
+class PaperScorer(HtmlSection, Scorer):
     """The paper's multiset match: (label, start, end) when the input was copied, else (label, text); not token-aligned."""
 
     name = "paper"

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ner_toolkit import Prediction, Scheme, Scorer, Sentence, hookimpl, spans_to_tags
 
+from .html import HtmlSection, bar_chart, markdown_to_html
 from .prepare import Prepared, UnknownLabels, prepare
 from .tables import fmt, left_out, table
 
@@ -52,7 +53,7 @@ def _report(y_true: list[list[str]], y_pred: list[list[str]], labels: Sequence[s
     return result
 
 
-class SeqevalScorer(Scorer):
+class SeqevalScorer(HtmlSection, Scorer):
     """seqeval strict IOB2 span F1 (per type, micro, macro), with conlleval-style lenient figures beside it."""
 
     name = "seqeval"
@@ -104,6 +105,11 @@ class SeqevalScorer(Scorer):
         ]
         lines += left_out(result)
         return "\n".join(lines)
+
+    def html(self, result: dict[str, Any]) -> str:
+        """The Markdown section as HTML, followed by a per-label P/R/F1 chart."""
+        chart = bar_chart(result["per_type"], "seqeval strict IOB2, per label") if result["per_type"] else ""
+        return markdown_to_html(self.markdown(result)) + chart
 
 
 @hookimpl
