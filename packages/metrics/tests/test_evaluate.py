@@ -171,3 +171,33 @@ def test_eng_testb_gold_outputs_score_one(conll, tmp_path):
     assert result.exit_code == 0, result.output
     assert "seqeval strict micro: P 1.0000 R 1.0000 F1 1.0000" in result.output
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["counts"]["sentences"] == 3453
+
+
+@pytest.fixture
+def bracketed(monkeypatch):
+    """The reference format from ner-toolkit-formats, when that package provides it."""
+    monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "ner-toolkit-metrics,ner-toolkit-formats")
+    plugins.reset()
+    try:
+        plugins.get_formatter("bracketed")
+    except plugins.PluginError as error:
+        pytest.skip(f"bracketed format not available: {error}")
+
+
+def test_llamafactory_bracketed_outputs(tmp_path, gold, bracketed):
+    outputs = [
+        "[EU | ORG] rejects [German | MISC] call",
+        "[Peter Blackburn | PER]\nanything after the first newline is ignored",
+        "[BRUSELS | LOC]",  # mis-copied: compared by text in the paper scorer, and wrong there too
+    ]
+    targets = ["[EU | ORG] rejects [German | MISC] call", "[Peter Blackburn | PER]", "[BRUSSELS | LOC]"]
+    records = [{"prompt": "...", "predict": o, "label": t} for o, t in zip(outputs, targets)]
+    result = run(write_jsonl(tmp_path / "generated_predictions.jsonl", records), "--gold", gold, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["seqeval"]["micro"]["recall"] == pytest.approx(3 / 4)
+    assert metrics["paper"]["sentences_matched_by_text"] == 1
+    assert (metrics["paper"]["micro"]["tp"], metrics["paper"]["micro"]["predicted"]) == (3, 4)
+    assert metrics["errors"]["parse"]["sentences_not_copied"] == 1
+    assert metrics["counts"]["sentences_with_diagnostics"] >= 1
