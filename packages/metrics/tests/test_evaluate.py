@@ -159,6 +159,10 @@ def test_recipe_gives_format_labels_scorers_and_gold(tmp_path, gold):
     assert metrics["seqeval"]["gold_outside_labels"] == {"MISC": 1, "ORG": 1}
     assert metrics["nervaluate"]["overall"]["strict"]["actual"] == 1  # PER only; the ORG prediction is ignored
 
+    # flags override the recipe's data settings: with -DOCSTART- kept, 3 outputs are too few
+    result = run(preds, "--recipe", recipe, "--docstart", "keep")
+    assert result.exit_code == 1 and "3 outputs for 4 gold sentences (the gold counts -DOCSTART-" in result.output
+
 
 def test_eng_testb_gold_outputs_score_one(conll, tmp_path):
     from ner_toolkit import spans_to_tags

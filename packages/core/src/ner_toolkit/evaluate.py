@@ -260,10 +260,9 @@ def evaluate(
                 docstart or (data.docstart if data else "skip"),  # type: ignore[arg-type]
             )
         elif recipe is not None and recipe.data.path(split) is not None:
-            if scheme or docstart:
-                recipe = recipe.model_copy(update={"data": recipe.data.model_copy(update={
-                    k: v for k, v in (("scheme", scheme and Scheme(scheme)), ("docstart", docstart)) if v})})
-            sentences = load_split(recipe, split)
+            overrides = {key: value for key, value in {"scheme": scheme, "docstart": docstart}.items() if value}
+            data = recipe.data.model_copy(update=overrides)
+            sentences = load_split(recipe.model_copy(update={"data": data}), split)
         else:
             raise click.UsageError("give the gold file with --gold, or a recipe whose data names the split")
         format_options = recipe.format.options if recipe and not format_name else {}
