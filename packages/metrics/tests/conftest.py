@@ -1,31 +1,14 @@
-"""Shared fixtures: the CoNLL-2003 folder and a maker of predictions from spans."""
+"""Shared fixtures: a maker of predictions from spans (the CoNLL folder comes from the root conftest)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import pytest
 
 from ner_toolkit import Diagnostic, Mention, Prediction, Sentence, Span
 
 LABELS = ("ORG", "PER", "LOC", "MISC")
-
-
-def conll_dir() -> Path:
-    """``$CONLL2003_DIR``, else ``shared/data/conll2003`` beside the repository root."""
-    if os.environ.get("CONLL2003_DIR"):
-        return Path(os.environ["CONLL2003_DIR"])
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "conll2003"
-
-
-@pytest.fixture(scope="session")
-def conll() -> Path:
-    folder = conll_dir()
-    if not (folder / "eng.testb").exists():
-        pytest.fail(f"CoNLL-2003 files not found in {folder}; set CONLL2003_DIR")
-    return folder
 
 
 MakePrediction = Callable[..., Prediction]

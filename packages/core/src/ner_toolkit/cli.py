@@ -8,6 +8,7 @@ import click
 
 from . import plugins
 from .conll import CoNLLFormatError, corpus_stats
+from .evaluate import evaluate
 from .recipe import RecipeError, load_recipe, validate_components
 from .schemes import Scheme
 
@@ -74,6 +75,9 @@ def render(recipe_path: Path, overrides: tuple[str, ...], output: Path | None) -
             raise click.ClickException(str(error)) from None
         write_alpaca(folder / f"{split}.json", examples)
         click.echo(f"{split}: {len(examples)} examples -> {folder / f'{split}.json'}")
+
+
+cli.add_command(evaluate)
 
 
 @cli.command(name="plugins")

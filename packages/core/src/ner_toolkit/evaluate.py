@@ -16,7 +16,6 @@ as ``metrics.json``, ``report.md``, ``report.html`` and ``predictions.jsonl`` (p
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,8 @@ from . import plugins
 from .conll import CoNLLFormatError, read_conll
 from .interfaces import Formatter, Prediction, Scorer
 from .labels import CONLL2003_LABELS, Label
-from .pipeline import load_split, markdown_report, prediction_to_json, score, write_json
+from .pipeline import load_split, prediction_to_json, score
+from .reports import html_report, markdown_report, write_json
 from .recipe import RecipeError, load_recipe, validate_components
 from .schemes import Scheme
 from .spans import Sentence
@@ -149,24 +149,6 @@ def evaluate_outputs(
     outputs = match_outputs(read_outputs(path, layout), gold, str(path))
     predictions = parse_outputs(formatter, gold, outputs)
     return predictions, score(scorers, gold, predictions), reference_mismatches(formatter, gold, outputs)
-
-
-def html_report(title: str, scorers: Sequence[Scorer], results: dict[str, Any]) -> str:
-    """A standalone HTML page: a scorer's ``html(result)`` section where it has one, else its Markdown."""
-    sections = []
-    for scorer in scorers:
-        render = getattr(scorer, "html", None)
-        body = render(results[scorer.name]) if callable(render) else f"<pre>{html.escape(scorer.markdown(results[scorer.name]))}</pre>"
-        sections.append(f"<section>{body}</section>")
-    summary = markdown_report(title, [], results).split("\n", 2)[2].strip()
-    return (
-        "<!doctype html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}code{background:#f4f4f4}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><pre>{html.escape(summary)}</pre>{''.join(sections)}</body></html>\n"
-    )
 
 
 def write_reports(

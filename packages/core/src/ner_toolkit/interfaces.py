@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -206,4 +206,10 @@ class Scorer(Plugin, ABC):
         lines = [f"### {self.name}", ""]
         lines += [f"- {key}: {value}" for key, value in result.items() if isinstance(value, (int, float))]
         return "\n".join(lines)
+
+    def html(self, result: dict[str, Any]) -> str:
+        """An HTML section for the report; the default shows the Markdown section as text."""
+        from html import escape
+
+        return f"<pre>{escape(self.markdown(result))}</pre>"
 

@@ -22,6 +22,7 @@ from . import plugins
 from .conll import read_conll
 from .interfaces import Diagnostic, Example, Formatter, Mention, Prediction, Scorer
 from .recipe import SPLITS, Recipe
+from .reports import html_report, markdown_report, write_json
 from .spans import Sentence, Span
 
 Log = Callable[[str], None]
@@ -176,32 +177,6 @@ def counts(sentences: Sequence[Sentence], predictions: Sequence[Prediction]) -> 
     }
 
 
-def markdown_report(title: str, scorers: Sequence[Scorer], results: dict[str, Any]) -> str:
-    c = results["counts"]
-    lines = [
-        f"# {title}",
-        "",
-        f"{c['sentences']} sentences, {c['tokens']} tokens; "
-        f"{sum(c['gold_entities'].values())} gold and {sum(c['predicted_entities'].values())} predicted entities; "
-        f"{c['sentences_with_diagnostics']} sentences with parse diagnostics.",
-        "",
-    ]
-    if c["diagnostics"]:
-        lines += ["| diagnostic | count |", "| --- | --- |"]
-        lines += [f"| {kind} | {n} |" for kind, n in c["diagnostics"].items()]
-        lines.append("")
-    for scorer in scorers:
-        lines += [scorer.markdown(results[scorer.name]), ""]
-    return "\n".join(lines)
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
 def manifest(recipe: Recipe) -> dict[str, Any]:
     """Package versions, data file hashes and the git commit: what a result depends on."""
     versions = {}
@@ -267,9 +242,10 @@ def run(recipe: Recipe, log: Log = _stderr) -> dict[str, Any]:
         )
         results[split] = score(scorers, splits[split], predictions)
         write_json(out / "metrics" / f"{split}.json", results[split])
-        report = markdown_report(f"{recipe.name}: {split}", scorers, results[split])
+        title = f"{recipe.name}: {split}"
         (out / "reports").mkdir(exist_ok=True)
-        (out / "reports" / f"{split}.md").write_text(report, encoding="utf-8")
+        (out / "reports" / f"{split}.md").write_text(markdown_report(title, scorers, results[split]), encoding="utf-8")
+        (out / "reports" / f"{split}.html").write_text(html_report(title, scorers, results[split]), encoding="utf-8")
         log(f"score: {split} report in {out / 'reports' / f'{split}.md'}")
     log(f"done in {time.perf_counter() - started:.0f} s")
     return results
