@@ -27,6 +27,10 @@ from .align import Alignment, TokenText, align
 from .base import Parse, TextFormatter, UnrepresentableError
 
 
+MAX_DEPTH = 16
+"""Deeper nesting than this is not read exactly (it falls to the loose road): it bounds the search."""
+
+
 @dataclass(frozen=True)
 class Syntax:
     """The markup of an inline format. Patterns may capture ``label``; ``loose`` names its groups."""
@@ -76,7 +80,7 @@ def decompose(output: str, target: TokenText, syntax: Syntax) -> list[Entity] | 
             closing = m.groupdict().get("label")
             if j > start and (label is None or closing is None or label == closing):
                 found.append((m.end(), j, opens[:-1], Entity(start, j, closing or label, at)))
-        if j in starts and (m := syntax.exact_open.match(output, i)):
+        if j in starts and len(opens) < MAX_DEPTH and (m := syntax.exact_open.match(output, i)):
             found.append((m.end(), j, (*opens, (j, m.groupdict().get("label"), i)), None))
         if i < len(output) and j < len(text) and output[i] == text[j]:
             found.append((i + 1, j + 1, opens, None))
