@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 import time
@@ -30,6 +31,10 @@ Log = Callable[[str], None]
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _silent(message: str) -> None:
+    pass
 
 
 def load_split(recipe: Recipe, split: str) -> list[Sentence]:
@@ -198,12 +203,25 @@ def manifest(recipe: Recipe) -> dict[str, Any]:
     return {"python": sys.version.split()[0], "packages": versions, "data": data, "git_commit": commit or None}
 
 
+def is_main_process() -> bool:
+    """False in the extra processes of a data-parallel launch (``accelerate launch``, torchrun)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def run(recipe: Recipe, log: Log = _stderr) -> dict[str, Any]:
-    """Run every stage the recipe asks for; return the metrics by split."""
+    """Run every stage the recipe asks for; return the metrics by split.
+
+    Under a data-parallel launch every process trains; only the main one writes files,
+    predicts and scores.
+    """
     out = recipe.output_dir
+    main = is_main_process()
+    if not main:
+        log = _silent
     out.mkdir(parents=True, exist_ok=True)
-    (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
-    write_json(out / "manifest.json", manifest(recipe))
+    if main:
+        (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+        write_json(out / "manifest.json", manifest(recipe))
 
     started = time.perf_counter()
     splits = {split: load_split(recipe, split) for split in SPLITS}
@@ -212,7 +230,7 @@ def run(recipe: Recipe, log: Log = _stderr) -> dict[str, Any]:
     formatter = make_formatter(recipe)
     examples = {split: render_split(formatter, sentences) for split, sentences in splits.items()}
     for split, split_examples in examples.items():
-        if split_examples:
+        if split_examples and main:
             write_alpaca(out / "data" / f"{split}.json", split_examples)
     log(f"render: {recipe.format.name} examples in {out / 'data'}")
 
@@ -227,9 +245,12 @@ def run(recipe: Recipe, log: Log = _stderr) -> dict[str, Any]:
             trainer = plugins.get_trainer(recipe.trainer.name)(**recipe.trainer.options)
             log(f"train: {recipe.trainer.name} on {len(examples['train'])} examples")
             model_dir = trainer.train(recipe.model.spec(), examples["train"], out / "model", examples["dev"])
-            write_json(done_marker, {"path": str(model_dir)})
+            if main:
+                write_json(done_marker, {"path": str(model_dir)})
 
     results: dict[str, Any] = {}
+    if not main:
+        return results
     if recipe.predictor is None:
         log("predict: no predictor in the recipe; stopping after render")
         return results

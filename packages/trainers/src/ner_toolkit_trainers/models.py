@@ -1,0 +1,59 @@
+"""Loading tokenizers and models from a hub name, a local folder, or a GGUF file in a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ner_toolkit import ModelSpec
+
+
+def _source(spec: ModelSpec) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if spec.gguf_file:
+        kwargs["gguf_file"] = spec.gguf_file
+    if spec.revision:
+        kwargs["revision"] = spec.revision
+    return kwargs
+
+
+def load_tokenizer(spec: ModelSpec, path: str | Path | None = None) -> Any:
+    """The tokenizer of ``spec`` (or of a saved folder ``path``), with a pad token."""
+    from transformers import AutoTokenizer
+
+    if path is not None:
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(spec.name_or_path, **_source(spec))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(spec: ModelSpec, dtype: str = "float32", device: str = "cpu", path: str | Path | None = None) -> Any:
+    """The causal LM of ``spec`` (or of a saved folder ``path``), in ``dtype``, on ``device``.
+
+    A GGUF checkpoint is dequantized on load; its quantization config is dropped so that
+    the model trains and saves as an ordinary one.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch_dtype = getattr(torch, dtype) if dtype != "auto" else "auto"
+    if path is not None:
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(spec.name_or_path, dtype=torch_dtype, **_source(spec))
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None and spec.gguf_file:
+        quantizer.remove_quantization_config(model)
+    return model.to(device)
+
+
+def pick_device(requested: str) -> str:
+    """``auto`` means CUDA when it is there, else the CPU."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

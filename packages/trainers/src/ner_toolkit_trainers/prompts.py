@@ -1,0 +1,58 @@
+"""Token layouts of Alpaca-style examples: the prompt the model sees and the labelled completion.
+
+The user turn is the instruction, a newline, then the input (as LLaMA-Factory lays out an
+Alpaca record). ``chat_template="model"`` wraps it in the tokenizer's chat template (ChatML
+for Qwen and SmolLM2); ``"alpaca"`` uses the plain Alpaca text layout for models without
+one. Training and generation build prompts with the same function, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ner_toolkit import Example
+
+ALPACA_PROMPT = (
+    "Below is an instruction that describes a task, paired with an input that provides further context. "
+    "Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
+)
+_PROBE = "\x00ner-toolkit-probe\x00"
+
+
+def user_turn(example: Example) -> str:
+    return f"{example.instruction}\n{example.input}" if example.input else example.instruction
+
+
+def prompt_ids(tokenizer: Any, example: Example, layout: str) -> list[int]:
+    """Token ids of everything before the answer, generation prompt included."""
+    if layout == "alpaca":
+        text = ALPACA_PROMPT.format(instruction=example.instruction, input=example.input)
+        return tokenizer(text, add_special_tokens=True)["input_ids"]
+    messages = [{"role": "user", "content": user_turn(example)}]
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+    return list(ids["input_ids"])
+
+
+def end_of_turn_id(tokenizer: Any, layout: str) -> int:
+    """The token that ends an answer: the chat template's end of turn, or EOS for Alpaca."""
+    if layout == "alpaca" or not tokenizer.chat_template:
+        return tokenizer.eos_token_id
+    messages = [{"role": "user", "content": "x"}, {"role": "assistant", "content": _PROBE}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    after = text.split(_PROBE, 1)[1].lstrip(" ")
+    ids = tokenizer(after, add_special_tokens=False)["input_ids"]
+    if not ids:
+        return tokenizer.eos_token_id
+    return ids[0]
+
+
+def training_features(
+    tokenizer: Any, example: Example, layout: str, max_length: int, end_of_turn: int
+) -> dict[str, list[int]]:
+    """``input_ids`` and ``labels`` of one example: loss on the answer and the end-of-turn token only."""
+    prompt = prompt_ids(tokenizer, example, layout)
+    completion = [*tokenizer(example.output, add_special_tokens=False)["input_ids"], end_of_turn]
+    input_ids = (prompt + completion)[:max_length]
+    labels = ([-100] * len(prompt) + completion)[:max_length]
+    return {"input_ids": input_ids, "labels": labels}

@@ -1,0 +1,139 @@
+"""The ``transformers`` predictor: batched greedy decoding with left padding and the KV cache.
+
+Prompts are sorted by length so that a batch pads little; generation of a sequence stops
+at the end-of-turn token or at the first token that contains a newline (the parser
+discards everything after the first newline anyway).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ner_toolkit import Example, Predictor, hookimpl
+
+from .models import load_model, load_tokenizer, pick_device
+from .prompts import end_of_turn_id, prompt_ids
+
+
+class TransformersOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(16, ge=1)
+    max_new_tokens: int | None = Field(None, ge=1, description="fixed cap; default: from each input's length")
+    new_tokens_per_input_token: float = Field(2.0, gt=0, description="cap = this x input tokens + 16")
+    stop_at_newline: bool = True
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"
+    threads: int | None = Field(None, ge=1)
+    progress: bool = True
+
+
+def newline_token_ids(tokenizer: Any) -> list[int]:
+    """Every vocabulary entry whose text contains a newline: generation may stop at any of them."""
+    ids = []
+    for token, index in tokenizer.get_vocab().items():
+        if "\n" in tokenizer.convert_tokens_to_string([token]):
+            ids.append(index)
+    return sorted(ids)
+
+
+class TransformersPredictor(Predictor):
+    """Batched greedy generation with transformers (left padding, KV cache, length-sorted batches)."""
+
+    name = "transformers"
+    Options = TransformersOptions
+    options: TransformersOptions
+
+    def _load(self) -> tuple[Any, Any, str]:
+        import torch
+
+        o = self.options
+        if o.threads:
+            torch.set_num_threads(o.threads)
+        device = pick_device(o.device)
+        dtype = o.dtype if o.dtype != "auto" else ("bfloat16" if device == "cuda" else "float32")
+        adapter = self.adapter
+        if adapter is not None and (Path(adapter) / "adapter_config.json").exists():
+            from peft import PeftModel
+
+            tokenizer = load_tokenizer(self.model, adapter)
+            base = load_model(self.model, dtype, device)
+            model = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+        elif adapter is not None:
+            tokenizer = load_tokenizer(self.model, adapter)
+            model = load_model(self.model, dtype, device, path=adapter)
+        else:
+            tokenizer = load_tokenizer(self.model)
+            model = load_model(self.model, dtype, device)
+        model.eval()
+        tokenizer.padding_side = "left"
+        return model, tokenizer, device
+
+    def generate(self, examples: Sequence[Example]) -> Iterator[tuple[int, str]]:
+        import torch
+
+        if not examples:
+            return
+        o = self.options
+        model, tokenizer, device = self._load()
+        layout = self.model.chat_template
+        stop_ids = {end_of_turn_id(tokenizer, layout), tokenizer.eos_token_id}
+        if o.stop_at_newline:
+            stop_ids.update(newline_token_ids(tokenizer))
+        stop = sorted(i for i in stop_ids if i is not None)
+        prompts = [prompt_ids(tokenizer, example, layout) for example in examples]
+        input_lengths = [len(tokenizer(e.input, add_special_tokens=False)["input_ids"]) for e in examples]
+        order = sorted(range(len(examples)), key=lambda i: -len(prompts[i]))
+        progress = _Progress(len(examples), enabled=o.progress)
+        for start in range(0, len(order), o.batch_size):
+            batch = order[start : start + o.batch_size]
+            width = max(len(prompts[i]) for i in batch)
+            pad = tokenizer.pad_token_id
+            input_ids = torch.tensor([[pad] * (width - len(prompts[i])) + prompts[i] for i in batch], device=device)
+            attention = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in batch], device=device)
+            cap = o.max_new_tokens or max(int(o.new_tokens_per_input_token * input_lengths[i]) + 16 for i in batch)
+            with torch.inference_mode():
+                generated = model.generate(
+                    input_ids=input_ids,
+                    attention_mask=attention,
+                    max_new_tokens=cap,
+                    do_sample=False,
+                    eos_token_id=stop,
+                    pad_token_id=pad,
+                    use_cache=True,
+                )
+            for row, index in enumerate(batch):
+                text = tokenizer.decode(generated[row, width:], skip_special_tokens=True)
+                yield index, text
+            progress.update(len(batch))
+        progress.close()
+
+
+class _Progress:
+    """A tqdm bar with sentences per second, when tqdm is there and enabled."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = None
+        self.started = time.perf_counter()
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, unit="sent", desc="generate", dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@hookimpl
+def register_predictors(register: Any) -> None:
+    register(TransformersPredictor)
