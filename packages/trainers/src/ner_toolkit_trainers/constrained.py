@@ -1,0 +1,321 @@
+"""Copy constraints for the inline formats: which tokens keep an output a valid rendering of its input.
+
+An inline format (``bracketed``, ``xml``) renders a sentence as its tokens joined by single
+spaces, each entity's opener written before its first token and its closer after its last
+(``InlineFormatter._render``). ``InlineGrammar`` is that language for one input, as a
+byte-level automaton (a set of states, so that a space that may start a separator or a
+closer stays both until the next byte decides):
+
+- ``("B", i, stack)``: before token ``i``: an opener (when the label set allows another
+  open entity) or the token's first byte;
+- ``("T", i, k, stack)``: ``k`` bytes into token ``i``;
+- ``("A", i, stack)``: after token ``i``: a closer of the innermost open entity, the
+  separating space, or (after the last token, nothing open) the end of the answer;
+- ``("M", markup, k, then, closing)``: ``k`` bytes into an opener or closer; ``then`` when
+  done; ``closing`` is the stack entry a closer closes (``None`` for an opener).
+
+``stack`` holds the open entities as ``(label, first token)``, the label ``None`` where the
+format writes it in the closer, as ``bracketed`` does. Flat label sets allow one open entity,
+nested ones up to the parser's ``MAX_DEPTH``. Every string it accepts is a rendering the
+formatter parses back exactly, with no diagnostics (the tests check this property).
+
+``VocabTrie`` holds the tokenizer's vocabulary as bytes; ``allowed_tokens`` walks the trie
+and the automaton together, so the allowed set at a state costs only the tokens that are
+prefixes of a valid continuation, not a pass over the whole vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+State = tuple
+StateSet = frozenset
+
+MAX_DEPTH = 16
+"""Deepest nesting allowed: the exact inline parser reads no deeper (``inline.MAX_DEPTH``)."""
+
+
+@lru_cache(maxsize=1)
+def _unicode_to_bytes() -> dict[str, int]:
+    """The inverse of GPT-2's byte-to-printable-character table (byte-level BPE vocabularies)."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    return {char: byte for byte, char in bytes_to_unicode().items()}
+
+
+def token_bytes(tokenizer: Any) -> dict[int, bytes]:
+    """The bytes each ordinary vocabulary entry stands for; special and added tokens are left out.
+
+    Byte-level BPE entries (GPT-2, Qwen, SmolLM2) map character by character through GPT-2's
+    table; SentencePiece entries (``▁word``, ``<0x0A>``) are read as SentencePiece writes them.
+    """
+    table = _unicode_to_bytes()
+    added = set(getattr(tokenizer, "all_special_ids", []) or [])
+    added.update(getattr(tokenizer, "added_tokens_decoder", {}) or {})
+    result: dict[int, bytes] = {}
+    for text, index in tokenizer.get_vocab().items():
+        if index in added or not text:
+            continue
+        if all(ch in table for ch in text):
+            data = bytes(table[ch] for ch in text)
+        elif len(text) == 6 and text.startswith("<0x") and text.endswith(">"):
+            data = bytes([int(text[3:5], 16)])
+        else:
+            data = text.replace("▁", " ").encode("utf-8")
+        if data:
+            result[index] = data
+    return result
+
+
+class VocabTrie:
+    """A byte trie of a vocabulary: each node is ``[children by byte, token ids ending here]``."""
+
+    def __init__(self, vocabulary: dict[int, bytes]) -> None:
+        self.bytes = vocabulary
+        self.root: list = [{}, []]
+        for index in sorted(vocabulary):
+            node = self.root
+            for byte in vocabulary[index]:
+                child = node[0].get(byte)
+                if child is None:
+                    child = node[0][byte] = [{}, []]
+                node = child
+            node[1].append(index)
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer: Any) -> VocabTrie:
+        return cls(token_bytes(tokenizer))
+
+
+class InlineGrammar:
+    """The renderings of one input in an inline format, as a byte automaton over state sets."""
+
+    def __init__(
+        self,
+        tokens: Sequence[str],
+        labels: Sequence[str],
+        open_template: str,
+        close_template: str,
+        nested: bool = False,
+    ) -> None:
+        self.words = tuple(tokens)
+        self.tokens = [token.encode("utf-8") for token in tokens]
+        self.n = len(self.tokens)
+        self.labels = tuple(labels)
+        self.nested = nested
+        open_labelled = "{label}" in open_template
+        close_labelled = "{label}" in close_template
+        if open_labelled:
+            self.openers = [(open_template.format(label=label).encode(), label) for label in self.labels]
+        else:
+            self.openers = [(open_template.encode(), None)]
+        self._close_template = close_template
+        self._close_labelled = close_labelled
+        self._step: dict[tuple[StateSet, int], StateSet] = {}
+        self._next: dict[StateSet, bytes] = {}
+        self._closers: dict[Any, list[bytes]] = {}
+
+    @classmethod
+    def for_formatter(cls, formatter: Any, tokens: Sequence[str]) -> InlineGrammar:
+        """The grammar of ``formatter`` (an inline format: it has a ``syntax``) for one input."""
+        syntax = getattr(formatter, "syntax", None)
+        if syntax is None or not hasattr(syntax, "open"):
+            raise ValueError(
+                f"constrained decoding needs an inline format (bracketed, xml); {formatter.name!r} is not one"
+            )
+        nested = bool(getattr(formatter.options, "nested", False))
+        return cls(tokens, [label.name for label in formatter.labels], syntax.open, syntax.close, nested)
+
+    # --- the automaton ------------------------------------------------------------------
+
+    def start(self) -> StateSet:
+        return frozenset([("A", -1, ())]) if self.n == 0 else frozenset([("B", 0, ())])
+
+    def accepting(self, states: StateSet) -> bool:
+        """Whether the answer may end here: every token copied and no entity open."""
+        return ("A", self.n - 1, ()) in states
+
+    def closers(self, top: Any) -> list[bytes]:
+        found = self._closers.get(top)
+        if found is None:
+            if not self._close_labelled:
+                found = [self._close_template.encode()]
+            elif top is not None:
+                found = [self._close_template.format(label=top).encode()]
+            else:
+                found = [self._close_template.format(label=label).encode() for label in self.labels]
+            self._closers[top] = found
+        return found
+
+    def _can_open(self, stack: tuple) -> bool:
+        return len(stack) < MAX_DEPTH if self.nested else not stack
+
+    def _state_next(self, state: State) -> Iterable[tuple[int, State]]:
+        """Every ``(byte, next state)`` out of one state."""
+        kind = state[0]
+        if kind == "M":
+            _, markup, k, then, closing = state
+            yield markup[k], (then if k + 1 == len(markup) else ("M", markup, k + 1, then, closing))
+        elif kind == "T":
+            _, i, k, stack = state
+            token = self.tokens[i]
+            yield token[k], (("A", i, stack) if k + 1 == len(token) else ("T", i, k + 1, stack))
+        elif kind == "B":
+            _, i, stack = state
+            if self._can_open(stack):
+                for markup, label in self.openers:
+                    then = ("B", i, (*stack, (label, i)))
+                    yield markup[0], (then if len(markup) == 1 else ("M", markup, 1, then, None))
+            token = self.tokens[i]
+            yield token[0], (("A", i, stack) if len(token) == 1 else ("T", i, 1, stack))
+        else:  # "A"
+            _, i, stack = state
+            if stack:
+                then = ("A", i, stack[:-1])
+                for markup in self.closers(stack[-1][0]):
+                    yield markup[0], (then if len(markup) == 1 else ("M", markup, 1, then, stack[-1]))
+            if i < self.n - 1:
+                yield 0x20, ("B", i + 1, stack)
+
+    def next_bytes(self, states: StateSet) -> bytes:
+        """The bytes that some state of ``states`` can take next."""
+        found = self._next.get(states)
+        if found is None:
+            found = self._next[states] = bytes(sorted({byte for s in states for byte, _ in self._state_next(s)}))
+        return found
+
+    def step(self, states: StateSet, byte: int) -> StateSet:
+        """The states after ``byte``; empty when no rendering continues with it."""
+        key = (states, byte)
+        found = self._step.get(key)
+        if found is None:
+            found = self._step[key] = frozenset(t for s in states for b, t in self._state_next(s) if b == byte)
+        return found
+
+    def advance(self, states: StateSet, data: bytes) -> StateSet:
+        for byte in data:
+            states = self.step(states, byte)
+            if not states:
+                break
+        return states
+
+    # --- drafts -------------------------------------------------------------------------
+
+    def draft(self, states: StateSet, guess: Guess | None = None, limit: int = 256) -> bytes:
+        """A likely continuation: the input copied on, with the entities ``guess`` expects marked up.
+
+        With no guess it is the input copied on without new markup (open entities close at
+        the end). Drafts are only proposals: they need not be what the model will write.
+        """
+        guess = guess or Guess()
+        state = self._pick(states, guess)
+        if state is None:
+            return b""
+        out = bytearray()
+        planned: dict[int, tuple[int, str | None]] = {}  # entity start -> (end, label) this draft opened
+        opened_here: set[int] = set()
+        while len(out) < limit:
+            kind = state[0]
+            if kind == "M":
+                _, markup, k, then, _ = state
+                out += markup[k:]
+                state = then
+            elif kind == "T":
+                _, i, k, stack = state
+                out += self.tokens[i][k:]
+                state = ("A", i, stack)
+            elif kind == "B":
+                _, i, stack = state
+                found = guess.entity_at(self, i) if self._can_open(stack) and i not in opened_here else None
+                if found is not None:
+                    opened_here.add(i)
+                    planned[i] = found
+                    markup = self._opener(found[1])
+                    out += markup[0]
+                    state = ("B", i, (*stack, (markup[1], i)))
+                else:
+                    out += self.tokens[i]
+                    state = ("A", i, stack)
+            else:  # "A"
+                _, i, stack = state
+                if stack:
+                    label, start = stack[-1]
+                    end, guessed = planned.get(start) or guess.end_of(self, start, i)
+                    if end <= i + 1 or i == self.n - 1:
+                        out += self._closer(label if label is not None else guessed or guess.label_for(self, start, i + 1))
+                        state = ("A", i, stack[:-1])
+                        continue
+                if i >= self.n - 1:
+                    break
+                out += b" "
+                state = ("B", i + 1, stack)
+        return bytes(out)
+
+    def _opener(self, label: str | None) -> tuple[bytes, str | None]:
+        for markup, written in self.openers:
+            if written is None or written == label:
+                return markup, written
+        return self.openers[0]
+
+    def _closer(self, label: str | None) -> bytes:
+        top = None if not self._close_labelled else label
+        if top is None:
+            return self.closers(None)[0]
+        return self._close_template.format(label=top).encode()
+
+    def _pick(self, states: StateSet, guess: Guess) -> State | None:
+        """The state a draft follows: the only one, or the one the guess prefers."""
+        if len(states) == 1:
+            return next(iter(states))
+        markup = sorted((s for s in states if s[0] == "M"), key=lambda s: s[1])
+        plain = [s for s in states if s[0] != "M"]
+        if markup:
+            _, _, _, then, closing = markup[0]
+            if closing is not None:  # a closer has begun (" |", "</"): will it close, and with which label?
+                start, i = closing[1], then[1]
+                end, label = guess.end_of(self, start, i)
+                if not plain or end <= i + 1:
+                    label = label or guess.label_for(self, start, i + 1)
+                    return next((s for s in markup if label.encode() in s[1]), markup[0])
+            elif then[0] == "B":  # an opener has begun: with which label?
+                found = guess.entity_at(self, then[1])
+                label = found[1] if found and found[1] else guess.label_for(self, then[1], then[1] + 1)
+                return next((s for s in markup if label.encode() in s[1]), markup[0])
+        return min(plain, key=repr) if plain else None
+
+
+class Guess:
+    """Where a draft expects entities: none, unless a subclass knows better (``copy_decoding.EntityMemory``)."""
+
+    def entity_at(self, grammar: InlineGrammar, i: int) -> tuple[int, str | None] | None:
+        """``(end, label)`` of an entity expected to start at token ``i``, or None."""
+        return None
+
+    def end_of(self, grammar: InlineGrammar, start: int, i: int) -> tuple[int, str | None]:
+        """``(end, label or None)`` expected for an entity open since token ``start``, now at token ``i``."""
+        return grammar.n, None
+
+    def label_for(self, grammar: InlineGrammar, start: int, end: int) -> str:
+        """The label expected for tokens ``start:end``."""
+        return grammar.labels[0] if grammar.labels else ""
+
+
+def allowed_tokens(trie: VocabTrie, grammar: InlineGrammar, states: StateSet) -> list[int]:
+    """The vocabulary entries that keep the output a valid rendering from ``states`` (end of turn aside)."""
+    found: list[int] = []
+    work = [(trie.root, states)]
+    while work:
+        node, current = work.pop()
+        children = node[0]
+        for byte in grammar.next_bytes(current):
+            child = children.get(byte)
+            if child is None:
+                continue
+            after = grammar.step(current, byte)
+            if after:
+                found.extend(child[1])
+                if child[0]:
+                    work.append((child, after))
+    return found
