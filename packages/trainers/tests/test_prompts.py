@@ -48,3 +48,10 @@ def test_alpaca_layout_labels_the_target_and_eos(qwen) -> None:
 def test_max_length_cuts_from_the_end(qwen) -> None:
     features = training_features(qwen, EXAMPLE, "model", 40, end_of_turn_id(qwen, "model"))
     assert len(features["input_ids"]) == len(features["labels"]) == 40
+
+
+def test_a_system_prompt_replaces_the_templates_default(qwen) -> None:
+    ids = prompt_ids(qwen, EXAMPLE, "model", system_prompt="")
+    assert qwen.decode(ids).startswith("<|im_start|>system\n<|im_end|>\n<|im_start|>user\n")
+    features = training_features(qwen, EXAMPLE, "model", 2048, end_of_turn_id(qwen, "model"), system_prompt="")
+    assert features["input_ids"][: len(ids)] == ids

@@ -153,12 +153,17 @@ class Formatter(Plugin, ABC):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Where a model's weights come from: a hub name or folder, optionally a GGUF file in it."""
+    """Where a model's weights come from (a hub name or folder, optionally a GGUF file in it) and how it is prompted.
+
+    ``chat_template`` is ``model`` (the tokenizer's template) or ``alpaca`` (plain text);
+    ``system_prompt`` replaces the template's default system turn when set.
+    """
 
     name_or_path: str
     gguf_file: str | None = None
     revision: str | None = None
     chat_template: str = "model"
+    system_prompt: str | None = None
 
 
 class Trainer(Plugin, ABC):

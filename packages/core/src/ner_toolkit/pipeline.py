@@ -108,7 +108,14 @@ def read_predictions(path: Path) -> dict[str, Prediction]:
 
 
 def render_split(formatter: Formatter, sentences: Sequence[Sentence]) -> list[Example]:
-    return [formatter.example(sentence) for sentence in sentences]
+    """The examples of a split; a sentence the format cannot write is an error naming it."""
+    examples = []
+    for sentence in sentences:
+        try:
+            examples.append(formatter.example(sentence))
+        except ValueError as error:
+            raise ValueError(f"{sentence.id}: the {formatter.name} format cannot render this sentence: {error}") from None
+    return examples
 
 
 def write_alpaca(path: Path, examples: Sequence[Example]) -> None:
@@ -132,6 +139,7 @@ def predict_split(
     assert recipe.predictor is not None and recipe.model is not None
     done = read_predictions(path)
     todo = [i for i, sentence in enumerate(sentences) if sentence.id not in done]
+    began = time.perf_counter()
     if todo:
         log(f"predict: {len(todo)} of {len(sentences)} sentences to generate ({len(done)} already in {path})")
         predictor_cls = plugins.get_predictor(recipe.predictor.name)
@@ -145,6 +153,8 @@ def predict_split(
                 handle.write(json.dumps(prediction_to_json(prediction), ensure_ascii=False) + "\n")
                 handle.flush()
                 done[sentence.id] = prediction
+        seconds = time.perf_counter() - began
+        log(f"predict: {len(todo)} sentences in {seconds:.1f} s ({len(todo) / seconds:.2f} sentences/s, model loading included)")
     missing = [s.id for s in sentences if s.id not in done]
     if missing:
         raise RuntimeError(f"predictor returned no output for {len(missing)} sentence(s), e.g. {missing[:3]}")
@@ -244,9 +254,11 @@ def run(recipe: Recipe, log: Log = _stderr) -> dict[str, Any]:
         else:
             trainer = plugins.get_trainer(recipe.trainer.name)(**recipe.trainer.options)
             log(f"train: {recipe.trainer.name} on {len(examples['train'])} examples")
+            began = time.perf_counter()
             model_dir = trainer.train(recipe.model.spec(), examples["train"], out / "model", examples["dev"])
             if main:
-                write_json(done_marker, {"path": str(model_dir)})
+                seconds = time.perf_counter() - began
+                write_json(done_marker, {"path": str(model_dir), "seconds": round(seconds, 1)})
 
     results: dict[str, Any] = {}
     if not main:

@@ -88,9 +88,10 @@ class ModelConfig(_Strict):
     package: str | None = Field(None, description="import name of a package whose folder holds the weights")
     revision: str | None = None
     chat_template: str = Field("model", pattern="^(model|alpaca)$")
+    system_prompt: str | None = Field(None, description="replaces the chat template's default system turn")
 
     def spec(self) -> ModelSpec:
-        return ModelSpec(self.resolved_path(), self.gguf_file, self.revision, self.chat_template)
+        return ModelSpec(self.resolved_path(), self.gguf_file, self.revision, self.chat_template, self.system_prompt)
 
     def resolved_path(self) -> str:
         """``name_or_path``, or the folder of ``package`` joined with it when a package is named."""

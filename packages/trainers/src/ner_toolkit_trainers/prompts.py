@@ -24,12 +24,14 @@ def user_turn(example: Example) -> str:
     return f"{example.instruction}\n{example.input}" if example.input else example.instruction
 
 
-def prompt_ids(tokenizer: Any, example: Example, layout: str) -> list[int]:
+def prompt_ids(tokenizer: Any, example: Example, layout: str, system_prompt: str | None = None) -> list[int]:
     """Token ids of everything before the answer, generation prompt included."""
     if layout == "alpaca":
         text = ALPACA_PROMPT.format(instruction=example.instruction, input=example.input)
         return tokenizer(text, add_special_tokens=True)["input_ids"]
     messages = [{"role": "user", "content": user_turn(example)}]
+    if system_prompt is not None:
+        messages.insert(0, {"role": "system", "content": system_prompt})
     ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
     return list(ids["input_ids"])
 
@@ -48,10 +50,10 @@ def end_of_turn_id(tokenizer: Any, layout: str) -> int:
 
 
 def training_features(
-    tokenizer: Any, example: Example, layout: str, max_length: int, end_of_turn: int
+    tokenizer: Any, example: Example, layout: str, max_length: int, end_of_turn: int, system_prompt: str | None = None
 ) -> dict[str, list[int]]:
     """``input_ids`` and ``labels`` of one example: loss on the answer and the end-of-turn token only."""
-    prompt = prompt_ids(tokenizer, example, layout)
+    prompt = prompt_ids(tokenizer, example, layout, system_prompt)
     completion = [*tokenizer(example.output, add_special_tokens=False)["input_ids"], end_of_turn]
     input_ids = (prompt + completion)[:max_length]
     labels = ([-100] * len(prompt) + completion)[:max_length]

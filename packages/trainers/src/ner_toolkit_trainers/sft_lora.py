@@ -73,7 +73,10 @@ class SFTLoRATrainer(Trainer):
         end_of_turn = end_of_turn_id(tokenizer, model.chat_template)
 
         def dataset(examples: Sequence[Example]) -> Dataset:
-            rows = [training_features(tokenizer, e, model.chat_template, o.max_length, end_of_turn) for e in examples]
+            rows = [
+                training_features(tokenizer, e, model.chat_template, o.max_length, end_of_turn, model.system_prompt)
+                for e in examples
+            ]
             return Dataset.from_list(rows)
 
         checkpoints = output_dir / "checkpoints"

@@ -86,7 +86,7 @@ class TransformersPredictor(Predictor):
         if o.stop_at_newline:
             stop_ids.update(newline_token_ids(tokenizer))
         stop = sorted(i for i in stop_ids if i is not None)
-        prompts = [prompt_ids(tokenizer, example, layout) for example in examples]
+        prompts = [prompt_ids(tokenizer, example, layout, self.model.system_prompt) for example in examples]
         input_lengths = [len(tokenizer(e.input, add_special_tokens=False)["input_ids"]) for e in examples]
         order = sorted(range(len(examples)), key=lambda i: -len(prompts[i]))
         progress = _Progress(len(examples), enabled=o.progress)

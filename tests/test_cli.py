@@ -1,0 +1,74 @@
+"""The command line as a user meets it: render with a built-in and a third-party format, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ner_toolkit.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+QUICKSTART = str(REPO / "recipes" / "quickstart.yaml")
+
+
+def render(conll: Path, tmp_path: Path, *overrides: str):
+    args = ["render", QUICKSTART, "-o", str(tmp_path), "--set", f"data.dir={conll}", "--set", "data.limit={train: 3, dev: 2, test: 2}"]
+    for override in overrides:
+        args += ["--set", override]
+    return CliRunner().invoke(cli, args)
+
+
+def test_render_writes_alpaca_json_for_every_split(conll: Path, tmp_path: Path) -> None:
+    result = render(conll, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "train: 3 examples" in result.output
+    train = json.loads((tmp_path / "train.json").read_text())
+    assert train[0] == {
+        "instruction": "Mark named entities as [text | PER/ORG/LOC/MISC].",
+        "input": "EU rejects German call to boycott British lamb .",
+        "output": "[EU | ORG] rejects [German | MISC] call to boycott [British | MISC] lamb .",
+    }
+    assert len(json.loads((tmp_path / "test.json").read_text())) == 2
+
+
+def test_the_reference_instruction_is_rendered_from_the_label_set(conll: Path, tmp_path: Path) -> None:
+    reference = str(REPO / "recipes" / "qwen2.5-7b-conll2003.yaml")
+    args = ["render", reference, "-o", str(tmp_path), "--set", f"data.dir={conll}", "--set", "data.limit={train: 1, dev: 1, test: 1}"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    instruction = json.loads((tmp_path / "test.json").read_text())[0]["instruction"]
+    assert instruction.startswith(
+        "Your task is to identify all named entities in the input sentence and rewrite the sentence by enclosing "
+        "each entity using the format [Entity Text | LABEL]. Use only the label tags defined in the Label Set below.\n"
+        "Label Set:\nORG(organization): A collective entity"
+    )
+    assert instruction.endswith("and types of objects.\nNow process the input sentence:")
+
+
+def test_a_third_party_format_is_used_by_name(conll: Path, tmp_path: Path) -> None:
+    result = render(conll, tmp_path, "format={name: slash-tags}")
+    assert result.exit_code == 0, result.output
+    train = json.loads((tmp_path / "train.json").read_text())
+    assert train[0]["output"] == "EU/B-ORG rejects/O German/B-MISC call/O to/O boycott/O British/B-MISC lamb/O ./O"
+    assert train[0]["instruction"].startswith("Your task is to identify all named entities in the input sentence and "
+                                              "rewrite the sentence with each word followed by a slash")
+
+
+def test_recipe_errors_name_the_file_and_field_and_stop_before_work(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", QUICKSTART, "--set", "trainer.options.lora_rnak=8",
+                                      "--set", f"output_dir={tmp_path / 'never'}"])
+    assert result.exit_code == 1
+    assert f"{QUICKSTART}: trainer.options.lora_rnak: unknown option; SFTLoRATrainer accepts:" in result.output
+    assert not (tmp_path / "never").exists()
+
+
+def test_a_malformed_data_file_names_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "data"
+    bad.mkdir()
+    (bad / "eng.train").write_text("EU I-ORG\nrejects O\n\nGerman Q-MISC\n")
+    result = CliRunner().invoke(cli, ["render", QUICKSTART, "-o", str(tmp_path / "out"), "--set", f"data.dir={bad}",
+                                      "--set", "data.dev=null", "--set", "data.test=null"])
+    assert result.exit_code == 1
+    assert "eng.train:4:" in result.output
