@@ -9,6 +9,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent
 
+# torch runs far steadier with one thread per process on these 2-core machines.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 def conll_dir() -> Path:
     """CONLL2003_DIR, or shared/data/conll2003 beside the repository."""

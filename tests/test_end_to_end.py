@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from ner_toolkit.pipeline import run
 from ner_toolkit.recipe import load_recipe, validate_components

@@ -7,8 +7,6 @@ import sys
 import venv
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "peft", "trl", "accelerate", "numpy", "sklearn", "scipy", "seqeval", "nervaluate")
 
@@ -35,7 +33,6 @@ def test_importtime_shows_no_torch() -> None:
     assert not modules & set(HEAVY)
 
 
-@pytest.mark.slow
 def test_wheels_install_with_pip_and_the_base_has_no_torch(tmp_path: Path) -> None:
     """Build every wheel, pip-install the base distribution into a fresh venv, run the CLI."""
     dist = tmp_path / "dist"
