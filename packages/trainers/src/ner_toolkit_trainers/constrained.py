@@ -247,7 +247,7 @@ class InlineGrammar:
                         out += self._closer(label if label is not None else guessed or guess.label_for(self, start, i + 1))
                         state = ("A", i, stack[:-1])
                         continue
-                if i >= self.n - 1:
+                if i >= self.n - 1 or (out and guess.pause_before(self, i + 1)):
                     break
                 out += b" "
                 state = ("B", i + 1, stack)
@@ -300,6 +300,10 @@ class Guess:
     def label_for(self, grammar: InlineGrammar, start: int, end: int) -> str:
         """The label expected for tokens ``start:end``."""
         return grammar.labels[0] if grammar.labels else ""
+
+    def pause_before(self, grammar: InlineGrammar, i: int) -> bool:
+        """Whether a draft should stop before token ``i`` (where the model is likely to differ)."""
+        return False
 
 
 def allowed_tokens(trie: VocabTrie, grammar: InlineGrammar, states: StateSet) -> list[int]:

@@ -31,6 +31,14 @@ class TransformersOptions(BaseModel):
     device: str = "auto"
     threads: int | None = Field(None, ge=1)
     progress: bool = True
+    decoding: Literal["plain", "constrained", "speculative"] = Field(
+        "plain",
+        description="plain greedy; constrained to valid renderings of the input (inline formats); "
+        "constrained with speculative copying of the input (same output, fewer forward passes)",
+    )
+    prefix_cache: bool = Field(False, description="compute the prompts' common prefix once and reuse its KV cache")
+    draft_tokens: int = Field(16, ge=1, description="longest draft per forward pass (speculative decoding)")
+    pause_at_names: bool = Field(False, description="drafts stop before capitalized words not yet seen as entities")
 
 
 def newline_token_ids(tokenizer: Any) -> list[int]:
@@ -90,6 +98,9 @@ class TransformersPredictor(Predictor):
         input_lengths = [len(tokenizer(e.input, add_special_tokens=False)["input_ids"]) for e in examples]
         order = sorted(range(len(examples)), key=lambda i: -len(prompts[i]))
         progress = _Progress(len(examples), enabled=o.progress)
+        if o.decoding != "plain" or o.prefix_cache:
+            yield from self._copy_decode(model, tokenizer, examples, prompts, input_lengths, stop, progress)
+            return
         for start in range(0, len(order), o.batch_size):
             batch = order[start : start + o.batch_size]
             width = max(len(prompts[i]) for i in batch)
@@ -111,6 +122,23 @@ class TransformersPredictor(Predictor):
                 text = tokenizer.decode(generated[row, width:], skip_special_tokens=True)
                 yield index, text
             progress.update(len(batch))
+        progress.close()
+
+    def _copy_decode(
+        self, model: Any, tokenizer: Any, examples: Sequence[Example], prompts: list[list[int]],
+        input_lengths: list[int], stop: list[int], progress: _Progress,
+    ) -> Iterator[tuple[int, str]]:
+        """Prefix caching, constrained or speculative decoding (``copy_decoding``)."""
+        from .copy_decoding import CopyDecoder
+
+        o = self.options
+        decoder = CopyDecoder(
+            model, tokenizer, self.formatter, decoding=o.decoding, prefix_cache=o.prefix_cache,
+            batch_size=o.batch_size, draft_tokens=o.draft_tokens, pause_at_names=o.pause_at_names,
+            end_of_turn=end_of_turn_id(tokenizer, self.model.chat_template), stop_ids=stop,
+        )
+        caps = [o.max_new_tokens or int(o.new_tokens_per_input_token * n) + 16 for n in input_lengths]
+        yield from decoder.generate(prompts, examples, caps, on_batch=progress.update)
         progress.close()
 
 
