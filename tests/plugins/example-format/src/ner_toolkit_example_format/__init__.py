@@ -26,7 +26,10 @@ class SlashTags(Formatter):
         diagnostics: list[Diagnostic] = []
         tags: list[str] = []
         for i, token in enumerate(tokens):
-            word = words[i] if i < len(words) else ""
+            if i >= len(words):
+                tags.append("O")  # the output stopped early: one length_mismatch below says so
+                continue
+            word = words[i]
             text, _, tag = word.rpartition("/")
             if text != token:
                 diagnostics.append(Diagnostic("text_mismatch", f"word {i}: expected {token!r}, got {word!r}"))
