@@ -145,3 +145,22 @@ def test_a_run_killed_in_training_and_in_prediction_ends_as_an_uninterrupted_one
     assert {record["id"]: record for record in records} == expected
     for name in ("metrics/test.json", "metrics/dev.json"):
         assert json.loads((out / name).read_text()) == json.loads((tmp_path / "straight" / name).read_text())
+
+
+def test_a_data_parallel_launch_trains_in_two_processes_and_writes_once(
+    conll: Path, tiny_qwen2_dir: Path, tmp_path: Path
+) -> None:
+    """`accelerate launch` on two CPU processes (gloo): both train, only the main one predicts."""
+    out = tmp_path / "ddp"
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1"]
+    args = [*launch, "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "ner_toolkit", "run", str(REFERENCE)]
+    for override in tiny_overrides(conll, tiny_qwen2_dir, out, train=8):
+        args += ["--set", override]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads(next((out / "model" / "checkpoints").glob("checkpoint-2/trainer_state.json")).read_text())
+    assert state["global_step"] == 2
+    assert (out / "model" / "adapter" / "adapter_model.safetensors").is_file()
+    ids = [json.loads(line)["id"] for line in (out / "predictions" / "test.jsonl").read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == 3
+    assert result.stdout.count("test: seqeval strict micro") == 1
