@@ -72,3 +72,13 @@ def test_a_malformed_data_file_names_its_line(tmp_path: Path) -> None:
                                       "--set", "data.dev=null", "--set", "data.test=null"])
     assert result.exit_code == 1
     assert "eng.train:4:" in result.output
+
+
+def test_constrained_decoding_with_a_json_format_is_refused_before_work(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", QUICKSTART, "--set", "format.name=json-grouped",
+                                      "--set", "predictor.options.decoding=speculative",
+                                      "--set", f"output_dir={tmp_path / 'never'}"])
+    assert result.exit_code == 1
+    assert (f"{QUICKSTART}: predictor.options.decoding: speculative decoding needs an inline format "
+            "(bracketed, xml), not 'json-grouped'") in result.output
+    assert not (tmp_path / "never").exists()

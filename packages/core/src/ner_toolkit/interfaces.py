@@ -97,6 +97,14 @@ class Plugin:
     Options: ClassVar[type[BaseModel]] = NoOptions
 
     @classmethod
+    def check_recipe(cls, recipe: Any) -> list[str]:
+        """Problems with this component in the context of the whole recipe, as ``field.path: message``.
+
+        Called when a recipe is validated, before any work starts; the default finds none.
+        """
+        return []
+
+    @classmethod
     def summary(cls) -> str:
         """The first line of the class docstring, for ``ner-toolkit plugins``."""
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""

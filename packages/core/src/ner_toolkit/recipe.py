@@ -258,6 +258,8 @@ def validate_components(recipe: Recipe, source: str) -> None:
                 if item["type"] == "extra_forbidden":
                     message = f"unknown option; {cls.__name__} accepts: {', '.join(cls.Options.model_fields) or 'none'}"
                 problems.append(f"  {source}: {where}.options.{path}: {message}")
+            continue
+        problems += [f"  {source}: {problem}" for problem in cls.check_recipe(recipe)]
     if (recipe.trainer or recipe.predictor) and recipe.model is None:
         problems.append(f"  {source}: model: required when a trainer or predictor is set")
     if problems:

@@ -57,6 +57,20 @@ class TransformersPredictor(Predictor):
     Options = TransformersOptions
     options: TransformersOptions
 
+    @classmethod
+    def check_recipe(cls, recipe: Any) -> list[str]:
+        """Constrained and speculative decoding need an inline format (one with markup ``syntax``)."""
+        from ner_toolkit import plugins
+
+        decoding = cls.Options.model_validate(recipe.predictor.options).decoding
+        try:
+            inline = getattr(plugins.get_formatter(recipe.format.name), "syntax", None) is not None
+        except plugins.PluginError:
+            return []  # an unknown format is reported on its own field
+        if decoding == "plain" or inline:
+            return []
+        return [f"predictor.options.decoding: {decoding} decoding needs an inline format (bracketed, xml), not {recipe.format.name!r}"]
+
     def _load(self) -> tuple[Any, Any, str]:
         import torch
 
