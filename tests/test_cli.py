@@ -48,7 +48,7 @@ def test_the_reference_instruction_is_rendered_from_the_label_set(conll: Path, t
 
 
 def test_a_third_party_format_is_used_by_name(conll: Path, tmp_path: Path) -> None:
-    result = render(conll, tmp_path, "format={name: slash-tags}")
+    result = render(conll, tmp_path, "format={name: slash-tags}", "predictor.options.decoding=plain")
     assert result.exit_code == 0, result.output
     train = json.loads((tmp_path / "train.json").read_text())
     assert train[0]["output"] == "EU/B-ORG rejects/O German/B-MISC call/O to/O boycott/O British/B-MISC lamb/O ./O"

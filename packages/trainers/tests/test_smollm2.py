@@ -30,6 +30,8 @@ def test_a_short_lora_run_lowers_the_loss_and_gives_parseable_outputs(
             "trainer.options.logging_steps=1",
             "trainer.options.save_steps=100",
             "predictor.options.progress=false",
+            "predictor.options.decoding=plain",  # unconstrained: the model itself must write valid brackets
+            "predictor.options.prefix_cache=false",
             "scorers=[seqeval]",
             f"output_dir={tmp_path}",
         ],
