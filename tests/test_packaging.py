@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import venv
@@ -12,9 +13,9 @@ HEAVY = ("torch", "transformers", "peft", "trl", "accelerate", "numpy", "sklearn
 
 
 def imported_heavy_modules(code: str) -> list[str]:
-    script = f"{code}\nimport sys\nprint(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+    script = f"{code}\nimport sys\nimport json\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    return eval(result.stdout.strip())  # a printed list of module names
+    return json.loads(result.stdout)
 
 
 def test_importing_the_core_pulls_no_heavy_stack() -> None:

@@ -81,6 +81,7 @@ class SFTLoRATrainer(Trainer):
 
         checkpoints = output_dir / "checkpoints"
         bf16 = o.bf16 and device != "cpu"
+        evaluating = bool(o.eval_steps and eval)
         args = SFTConfig(
             output_dir=str(checkpoints),
             num_train_epochs=o.epochs,
@@ -97,7 +98,7 @@ class SFTLoRATrainer(Trainer):
             use_cpu=device == "cpu",
             train_sampling_strategy="group_by_length" if o.group_by_length else "random",
             activation_checkpointing=o.activation_checkpointing,
-            eval_strategy="steps" if (o.eval_steps and eval) else "no",
+            eval_strategy="steps" if evaluating else "no",
             eval_steps=o.eval_steps,
             save_strategy="steps",
             save_steps=o.save_steps,
@@ -125,7 +126,7 @@ class SFTLoRATrainer(Trainer):
             model=base,
             args=args,
             train_dataset=dataset(train),
-            eval_dataset=dataset(eval) if (o.eval_steps and eval) else None,
+            eval_dataset=dataset(eval) if evaluating else None,
             processing_class=tokenizer,
             peft_config=peft_config,
         )

@@ -7,7 +7,6 @@ discards everything after the first newline anyway).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -111,7 +110,9 @@ class TransformersPredictor(Predictor):
         prompts = [prompt_ids(tokenizer, example, layout, self.model.system_prompt) for example in examples]
         input_lengths = [len(tokenizer(e.input, add_special_tokens=False)["input_ids"]) for e in examples]
         order = sorted(range(len(examples)), key=lambda i: -len(prompts[i]))
-        progress = _Progress(len(examples), enabled=o.progress)
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=len(examples), unit="sent", desc="generate", disable=not o.progress)
         if o.decoding != "plain" or o.prefix_cache:
             yield from self._copy_decode(model, tokenizer, examples, prompts, input_lengths, stop, progress)
             return
@@ -140,7 +141,7 @@ class TransformersPredictor(Predictor):
 
     def _copy_decode(
         self, model: Any, tokenizer: Any, examples: Sequence[Example], prompts: list[list[int]],
-        input_lengths: list[int], stop: list[int], progress: _Progress,
+        input_lengths: list[int], stop: list[int], progress: Any,
     ) -> Iterator[tuple[int, str]]:
         """Prefix caching, constrained or speculative decoding (``copy_decoding``)."""
         from .copy_decoding import CopyDecoder
@@ -154,26 +155,6 @@ class TransformersPredictor(Predictor):
         caps = [o.max_new_tokens or int(o.new_tokens_per_input_token * n) + 16 for n in input_lengths]
         yield from decoder.generate(prompts, examples, caps, on_batch=progress.update)
         progress.close()
-
-
-class _Progress:
-    """A tqdm bar with sentences per second, when tqdm is there and enabled."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.bar = None
-        self.started = time.perf_counter()
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, unit="sent", desc="generate", dynamic_ncols=True)
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 @hookimpl
