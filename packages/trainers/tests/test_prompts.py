@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 from transformers import AutoTokenizer
 
 from ner_toolkit import Example
-from ner_toolkit_trainers.prompts import end_of_turn_id, prompt_ids, training_features
+from ner_toolkit_trainers.prompts import end_of_turn_id, prompt_ids, training_features, training_rows
 
 EXAMPLE = Example(
     "eng.testb:2",
@@ -48,6 +49,17 @@ def test_alpaca_layout_labels_the_target_and_eos(qwen) -> None:
 def test_max_length_cuts_from_the_end(qwen) -> None:
     features = training_features(qwen, EXAMPLE, "model", 40, end_of_turn_id(qwen, "model"))
     assert len(features["input_ids"]) == len(features["labels"]) == 40
+
+
+def test_answers_cut_by_max_length_are_reported(qwen) -> None:
+    end = end_of_turn_id(qwen, "model")
+    full = len(training_features(qwen, EXAMPLE, "model", 2048, end)["input_ids"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an example that fits exactly is not reported
+        assert len(training_rows(qwen, [EXAMPLE], "model", full, end)[0]["input_ids"]) == full
+    with pytest.warns(UserWarning, match=rf"1 of 1 training examples are longer than max_length={full - 1} .*eng.testb:2"):
+        rows = training_rows(qwen, [EXAMPLE], "model", full - 1, end)
+    assert len(rows[0]["input_ids"]) == full - 1
 
 
 def test_a_system_prompt_replaces_the_templates_default(qwen) -> None:

@@ -8,6 +8,8 @@ one. Training and generation build prompts with the same function, so they canno
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 from ner_toolkit import Example
@@ -58,3 +60,23 @@ def training_features(
     input_ids = (prompt + completion)[:max_length]
     labels = ([-100] * len(prompt) + completion)[:max_length]
     return {"input_ids": input_ids, "labels": labels}
+
+
+def training_rows(
+    tokenizer: Any,
+    examples: Sequence[Example],
+    layout: str,
+    max_length: int,
+    end_of_turn: int,
+    system_prompt: str | None = None,
+) -> list[dict[str, list[int]]]:
+    """Features of every example; warns when ``max_length`` cuts answers short, which teaches the model not to stop."""
+    rows = [training_features(tokenizer, e, layout, max_length, end_of_turn, system_prompt) for e in examples]
+    cut = [e.id for e, row in zip(examples, rows) if row["labels"][-1] != end_of_turn]
+    if cut:
+        warnings.warn(
+            f"{len(cut)} of {len(examples)} training examples are longer than max_length={max_length} tokens "
+            f"and lose the end of their answer (first: {', '.join(cut[:3])}); raise trainer.options.max_length",
+            stacklevel=2,
+        )
+    return rows

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ner_toolkit import Example, ModelSpec, Trainer, hookimpl
 
 from .models import load_model, load_tokenizer, pick_device
-from .prompts import end_of_turn_id, training_features
+from .prompts import end_of_turn_id, training_rows
 
 
 class SFTLoRAOptions(BaseModel):
@@ -73,10 +73,7 @@ class SFTLoRATrainer(Trainer):
         end_of_turn = end_of_turn_id(tokenizer, model.chat_template)
 
         def dataset(examples: Sequence[Example]) -> Dataset:
-            rows = [
-                training_features(tokenizer, e, model.chat_template, o.max_length, end_of_turn, model.system_prompt)
-                for e in examples
-            ]
+            rows = training_rows(tokenizer, examples, model.chat_template, o.max_length, end_of_turn, model.system_prompt)
             return Dataset.from_list(rows)
 
         checkpoints = output_dir / "checkpoints"
