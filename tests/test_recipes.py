@@ -1,0 +1,44 @@
+"""The shipped recipes: each one validates, and the quickstarts' answers fit their max_length."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from ner_toolkit.pipeline import load_split, make_formatter, render_split
+from ner_toolkit.recipe import load_recipe, validate_components
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda path: path.name)
+def test_every_shipped_recipe_validates(path: Path, conll: Path) -> None:
+    recipe = load_recipe(path, [f"data.dir={conll}"])
+    validate_components(recipe, str(path))
+
+
+def test_the_reference_prompt_quickstart_prompts_as_the_reference_recipe(conll: Path) -> None:
+    def instruction(name: str) -> str:
+        recipe = load_recipe(REPO / "recipes" / name, [f"data.dir={conll}"])
+        return make_formatter(recipe).instruction()
+
+    assert instruction("quickstart-reference-prompt.yaml") == instruction("qwen2.5-7b-conll2003.yaml")
+
+
+@pytest.mark.parametrize("name", ["quickstart.yaml", "quickstart-reference-prompt.yaml"])
+def test_no_quickstart_training_answer_is_cut_by_max_length(name: str, conll: Path, smollm2_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from ner_toolkit_trainers.prompts import end_of_turn_id, training_rows
+
+    recipe = load_recipe(REPO / "recipes" / name, [f"data.dir={conll}", f"model.name_or_path={smollm2_dir}", "model.package=null", "model.gguf_file=null"])
+    examples = render_split(make_formatter(recipe), load_split(recipe, "train"))
+    tokenizer = AutoTokenizer.from_pretrained(str(smollm2_dir))  # SmolLM2's own tokenizer, saved from the GGUF
+    layout, max_length = recipe.model.chat_template, recipe.trainer.options["max_length"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = training_rows(tokenizer, examples, layout, max_length, end_of_turn_id(tokenizer, layout), recipe.model.system_prompt)
+    assert len(rows) == recipe.data.limit["train"]
