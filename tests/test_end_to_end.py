@@ -62,6 +62,9 @@ def test_reference_recipe_runs_end_to_end_with_a_tiny_qwen2(conll: Path, tiny_qw
     assert train[0]["output"] == "[EU | ORG] rejects [German | MISC] call to boycott [British | MISC] lamb ."
     adapter = json.loads((out / "model" / "adapter" / "adapter_config.json").read_text())
     assert (adapter["r"], adapter["lora_alpha"]) == (256, 512)
+    trained = json.loads((out / "model" / "train_metrics.json").read_text())
+    assert trained["examples"] == 4 and trained["shared_prefix_tokens"] > 150  # system turn, instruction, label set
+    assert trained["train_loss"] > 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["data"]["test"]["sha256"] == "0632f32c090ef31c223135b7fee3187a7cf8e65c4015c7866bb7783428cdd9a6"
     assert "transformers" in manifest["packages"]

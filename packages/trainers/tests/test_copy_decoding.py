@@ -15,14 +15,7 @@ from ner_toolkit_trainers.prompts import end_of_turn_id, prompt_ids
 from ner_toolkit_trainers.transformers_predictor import TransformersPredictor
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def sentences(conll: Path, n: int, start: int = 0):

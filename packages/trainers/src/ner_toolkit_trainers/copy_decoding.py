@@ -22,7 +22,6 @@ that every row shares at the end are cropped, and finished rows leave the batch.
 
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from typing import Counter as CounterType
 from ner_toolkit import Example
 
 from .constrained import Guess, InlineGrammar, StateSet, VocabTrie, allowed_tokens
+from .models import cache_argument
+from .prompts import longest_common_prefix
 
 Decoding = Literal["plain", "constrained", "speculative"]
 
@@ -132,19 +133,6 @@ class _Row:
         self.drafts: dict[bytes, list[int]] = {}
 
 
-def longest_common_prefix(sequences: Sequence[Sequence[int]]) -> int:
-    if not sequences:
-        return 0
-    first = sequences[0]
-    n = min(len(s) for s in sequences)
-    for sequence in sequences[1:]:
-        k = 0
-        while k < n and sequence[k] == first[k]:
-            k += 1
-        n = k
-    return n
-
-
 class CopyDecoder:
     """Batched greedy decoding with an optional shared-prefix cache, copy constraints and drafts."""
 
@@ -180,8 +168,7 @@ class CopyDecoder:
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_of_turn
         self.head = model.get_output_embeddings()
         self.decoder = model.get_decoder()
-        # transformers 5.x renamed the decoder's ``past_key_values`` to ``cache``
-        self.cache_arg = "cache" if "cache" in inspect.signature(self.decoder.forward).parameters else "past_key_values"
+        self.cache_arg = cache_argument(self.decoder)
         if getattr(model.config.get_text_config(), "final_logit_softcapping", None):
             raise ValueError("copy decoding reads logits straight from the output embedding: no logit soft-capping")
 

@@ -38,6 +38,20 @@ def prompt_ids(tokenizer: Any, example: Example, layout: str, system_prompt: str
     return list(ids["input_ids"])
 
 
+def longest_common_prefix(sequences: Sequence[Sequence[int]]) -> int:
+    """How many tokens all ``sequences`` start with (prompts share their template, instruction and labels)."""
+    if not sequences:
+        return 0
+    first = sequences[0]
+    n = min(len(s) for s in sequences)
+    for sequence in sequences[1:]:
+        k = 0
+        while k < n and sequence[k] == first[k]:
+            k += 1
+        n = k
+    return n
+
+
 def end_of_turn_id(tokenizer: Any, layout: str) -> int:
     """The token that ends an answer: the chat template's end of turn, or EOS for Alpaca."""
     if layout == "alpaca" or not tokenizer.chat_template:

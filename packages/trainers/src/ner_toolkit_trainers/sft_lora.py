@@ -8,6 +8,7 @@ as it is, or a full model folder (``<output>/full`` or, merged, ``<output>/merge
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from ner_toolkit import Example, ModelSpec, Trainer, hookimpl
 
 from .models import load_model, load_tokenizer, pick_device
 from .prompts import end_of_turn_id, training_rows
+from .shared_prefix import shared_prefix_length, with_shared_prefix
 
 
 class SFTLoRAOptions(BaseModel):
@@ -42,6 +44,9 @@ class SFTLoRAOptions(BaseModel):
     bf16: bool = True
     group_by_length: bool = Field(True, description="batch examples of similar length (less padding)")
     activation_checkpointing: bool = False
+    share_prompt_prefix: bool = Field(
+        True, description="run the prompt prefix all examples share once per batch (not with activation_checkpointing)"
+    )
     eval_steps: int | None = Field(None, ge=1, description="evaluate on the dev examples every N steps")
     save_steps: int = Field(500, ge=1)
     save_total_limit: int | None = 2
@@ -72,13 +77,16 @@ class SFTLoRATrainer(Trainer):
         tokenizer = load_tokenizer(model)
         end_of_turn = end_of_turn_id(tokenizer, model.chat_template)
 
-        def dataset(examples: Sequence[Example]) -> Dataset:
-            rows = training_rows(tokenizer, examples, model.chat_template, o.max_length, end_of_turn, model.system_prompt)
-            return Dataset.from_list(rows)
+        def rows(examples: Sequence[Example]) -> list[dict[str, list[int]]]:
+            return training_rows(tokenizer, examples, model.chat_template, o.max_length, end_of_turn, model.system_prompt)
 
         checkpoints = output_dir / "checkpoints"
         bf16 = o.bf16 and device != "cpu"
         evaluating = bool(o.eval_steps and eval)
+        train_rows = rows(train)
+        eval_rows = rows(eval) if evaluating else []
+        sharing = o.share_prompt_prefix and not o.activation_checkpointing
+        prefix_length = shared_prefix_length(train_rows + eval_rows) if sharing else 0
         args = SFTConfig(
             output_dir=str(checkpoints),
             num_train_epochs=o.epochs,
@@ -119,16 +127,20 @@ class SFTLoRATrainer(Trainer):
                 target_modules=o.target_modules,
                 task_type="CAUSAL_LM",
             )
-        trainer = SFTTrainer(
+        trainer_class = with_shared_prefix(SFTTrainer, prefix_length, base) if prefix_length else SFTTrainer
+        trainer = trainer_class(
             model=base,
             args=args,
-            train_dataset=dataset(train),
-            eval_dataset=dataset(eval) if evaluating else None,
+            train_dataset=Dataset.from_list(train_rows),
+            eval_dataset=Dataset.from_list(eval_rows) if evaluating else None,
             processing_class=tokenizer,
             peft_config=peft_config,
         )
         resume = checkpoints.is_dir() and any(p.name.startswith("checkpoint-") for p in checkpoints.iterdir())
-        trainer.train(resume_from_checkpoint=True if resume else None)
+        outcome = trainer.train(resume_from_checkpoint=True if resume else None)
+        if trainer.is_world_process_zero():
+            metrics = {**outcome.metrics, "shared_prefix_tokens": prefix_length, "examples": len(train_rows)}
+            (output_dir / "train_metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
 
         result = output_dir / ("adapter" if o.method == "lora" else "full")
         trainer.save_model(str(result))
