@@ -25,11 +25,9 @@ def test_render_writes_alpaca_json_for_every_split(conll: Path, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert "train: 3 examples" in result.output
     train = json.loads((tmp_path / "train.json").read_text())
-    assert train[0] == {
-        "instruction": "Mark named entities as [text | PER/ORG/LOC/MISC].",
-        "input": "EU rejects German call to boycott British lamb .",
-        "output": "[EU | ORG] rejects [German | MISC] call to boycott [British | MISC] lamb .",
-    }
+    assert train[0]["input"] == "EU rejects German call to boycott British lamb ."
+    assert train[0]["output"] == "[EU | ORG] rejects [German | MISC] call to boycott [British | MISC] lamb ."
+    assert train[0]["instruction"].startswith("Your task is to identify all named entities in the input sentence")
     assert len(json.loads((tmp_path / "test.json").read_text())) == 2
 
 

@@ -1,4 +1,4 @@
-"""The whole quickstart recipe reaches its target (about 13 minutes on 2 cores: run with -m slow)."""
+"""The whole quickstart recipe reaches its target (about 10 minutes on 2 cores: run with -m slow)."""
 
 from __future__ import annotations
 

@@ -20,21 +20,21 @@ def test_every_shipped_recipe_validates(path: Path, conll: Path) -> None:
     validate_components(recipe, str(path))
 
 
-def test_the_reference_prompt_quickstart_prompts_as_the_reference_recipe(conll: Path) -> None:
+def test_the_quickstart_prompts_as_the_reference_recipe(conll: Path) -> None:
     def instruction(name: str) -> str:
         recipe = load_recipe(REPO / "recipes" / name, [f"data.dir={conll}"])
         return make_formatter(recipe).instruction()
 
-    assert instruction("quickstart-reference-prompt.yaml") == instruction("qwen2.5-7b-conll2003.yaml")
+    assert instruction("quickstart.yaml") == instruction("qwen2.5-7b-conll2003.yaml")
 
 
-@pytest.mark.parametrize("name", ["quickstart.yaml", "quickstart-reference-prompt.yaml"])
-def test_no_quickstart_training_answer_is_cut_by_max_length(name: str, conll: Path, smollm2_dir: Path) -> None:
+def test_no_quickstart_training_answer_is_cut_by_max_length(conll: Path, smollm2_dir: Path) -> None:
     from transformers import AutoTokenizer
 
     from ner_toolkit_trainers.prompts import end_of_turn_id, training_rows
 
-    recipe = load_recipe(REPO / "recipes" / name, [f"data.dir={conll}", f"model.name_or_path={smollm2_dir}", "model.package=null", "model.gguf_file=null"])
+    overrides = [f"data.dir={conll}", f"model.name_or_path={smollm2_dir}", "model.package=null", "model.gguf_file=null"]
+    recipe = load_recipe(REPO / "recipes" / "quickstart.yaml", overrides)
     examples = render_split(make_formatter(recipe), load_split(recipe, "train"))
     tokenizer = AutoTokenizer.from_pretrained(str(smollm2_dir))  # SmolLM2's own tokenizer, saved from the GGUF
     layout, max_length = recipe.model.chat_template, recipe.trainer.options["max_length"]
