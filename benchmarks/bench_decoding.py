@@ -1,13 +1,14 @@
 """Decoding modes side by side on eng.testb: plain generate, prompt lookup, prefix cache, constrained, speculative.
 
-    uv run python benchmarks/bench_decoding.py --model /tmp/qs/run1/model/full [--n 200] [--threads 2]
+    uv run python benchmarks/bench_decoding.py --model runs/quickstart/model/full [--n 200] [--threads 2]
 
 The model is the one the quickstart recipe trains (SmolLM2-135M, fully fine-tuned), loaded
 once; each mode generates answers for the first ``--n`` eng.testb sentences and is timed
 on generation alone (the vocabulary trie, built once per run, is inside the timing of the
-modes that use it). Two prompts: ``trained`` (the quickstart's short instruction, the one
-the model learnt) and ``reference`` (the reference instruction with the label set and its
-descriptions, about 200 tokens). Per mode: forward calls per sentence, passes per sentence
+modes that use it). Prompts (``--prompts``): ``reference`` (the reference instruction with
+the label set and its descriptions, about 200 tokens: the quickstart's prompt) and ``short``
+(``Mark named entities as [text | PER/ORG/LOC/MISC].``, which an earlier quickstart trained
+on). Per mode: forward calls per sentence, passes per sentence
 (the forward passes a sentence's own decoding went through; for ``generate`` counted from
 its output length), tokens the model processed per sentence (padding and the shared
 prefix included), sentences per second, malformed outputs (any parse diagnostic), copy
@@ -30,7 +31,7 @@ from typing import Any
 from ner_toolkit import CONLL2003_LABELS, Label, ModelSpec, Prediction, plugins, read_conll
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINED_INSTRUCTION = "Mark named entities as [text | PER/ORG/LOC/MISC]."
+SHORT_INSTRUCTION = "Mark named entities as [text | PER/ORG/LOC/MISC]."
 QUICKSTART_LABELS = [Label("PER", "person"), Label("ORG", "organization"), Label("LOC", "location"), Label("MISC", "miscellaneous")]
 MODES = ("generate-b1", "generate-b16", "lookup-b1", "prefix-b1", "prefix-b16", "constrained-b1", "constrained-b16",
          "speculative-b1", "speculative-b16")  # fmt: skip
@@ -158,10 +159,10 @@ def mask_costs(tokenizer, formatter, sentences, outputs: list[str]) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="/tmp/qs/run1/model/full")
+    parser.add_argument("--model", default="runs/quickstart/model/full")
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--prompts", default="trained,reference")
+    parser.add_argument("--prompts", default="reference", help="reference, short, or both: reference,short")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "decoding.json"))
     args = parser.parse_args()
@@ -185,7 +186,7 @@ def main() -> None:
     }  # fmt: skip
     for prompt in args.prompts.split(","):
         formatter = (
-            bracketed(QUICKSTART_LABELS, instruction=TRAINED_INSTRUCTION) if prompt == "trained" else bracketed(CONLL2003_LABELS)
+            bracketed(QUICKSTART_LABELS, instruction=SHORT_INSTRUCTION) if prompt == "short" else bracketed(CONLL2003_LABELS)
         )
         examples = [formatter.example(s) for s in sentences]
         from ner_toolkit_trainers.prompts import prompt_ids
