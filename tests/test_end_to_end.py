@@ -43,7 +43,8 @@ def tiny_overrides(conll: Path, model: Path, output: Path, **limits: int) -> lis
 
 
 def test_reference_recipe_runs_end_to_end_with_a_tiny_qwen2(conll: Path, tiny_qwen2_dir: Path, tmp_path: Path) -> None:
-    recipe = load_recipe(REFERENCE, tiny_overrides(conll, tiny_qwen2_dir, tmp_path / "run"))
+    overrides = tiny_overrides(conll, tiny_qwen2_dir, tmp_path / "run") + ["trainer.options.eval_steps=1"]
+    recipe = load_recipe(REFERENCE, overrides)
     validate_components(recipe, str(REFERENCE))
     options = recipe.trainer.options
     assert (options["lora_rank"], options["lora_alpha"], options["target_modules"]) == (256, 512, "all-linear")
@@ -64,7 +65,7 @@ def test_reference_recipe_runs_end_to_end_with_a_tiny_qwen2(conll: Path, tiny_qw
     assert (adapter["r"], adapter["lora_alpha"]) == (256, 512)
     trained = json.loads((out / "model" / "train_metrics.json").read_text())
     assert trained["examples"] == 4 and trained["shared_prefix_tokens"] > 150  # system turn, instruction, label set
-    assert trained["train_loss"] > 0
+    assert trained["train_loss"] > 0 and trained["eval_loss"] > 0  # dev loss, on the shared prefix too
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["data"]["test"]["sha256"] == "0632f32c090ef31c223135b7fee3187a7cf8e65c4015c7866bb7783428cdd9a6"
     assert "transformers" in manifest["packages"]

@@ -140,6 +140,9 @@ class SFTLoRATrainer(Trainer):
         outcome = trainer.train(resume_from_checkpoint=True if resume else None)
         if trainer.is_world_process_zero():
             metrics = {**outcome.metrics, "shared_prefix_tokens": prefix_length, "examples": len(train_rows)}
+            evaluations = [entry for entry in trainer.state.log_history if "eval_loss" in entry]
+            if evaluations:
+                metrics["eval_loss"] = evaluations[-1]["eval_loss"]
             (output_dir / "train_metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
 
         result = output_dir / ("adapter" if o.method == "lora" else "full")
