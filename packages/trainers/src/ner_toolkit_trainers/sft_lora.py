@@ -45,7 +45,8 @@ class SFTLoRAOptions(BaseModel):
     group_by_length: bool = Field(True, description="batch examples of similar length (less padding)")
     activation_checkpointing: bool = False
     share_prompt_prefix: bool = Field(
-        True, description="run the prompt prefix all examples share once per batch (not with activation_checkpointing)"
+        True,
+        description="run the prompt prefix all examples share once per batch (not with activation checkpointing, FSDP or DeepSpeed)",
     )
     eval_steps: int | None = Field(None, ge=1, description="evaluate on the dev examples every N steps")
     save_steps: int = Field(500, ge=1)
@@ -139,7 +140,8 @@ class SFTLoRATrainer(Trainer):
         resume = checkpoints.is_dir() and any(p.name.startswith("checkpoint-") for p in checkpoints.iterdir())
         outcome = trainer.train(resume_from_checkpoint=True if resume else None)
         if trainer.is_world_process_zero():
-            metrics = {**outcome.metrics, "shared_prefix_tokens": prefix_length, "examples": len(train_rows)}
+            shared = getattr(trainer, "shared_prefix_tokens", 0)
+            metrics = {**outcome.metrics, "shared_prefix_tokens": shared, "examples": len(train_rows)}
             evaluations = [entry for entry in trainer.state.log_history if "eval_loss" in entry]
             if evaluations:
                 metrics["eval_loss"] = evaluations[-1]["eval_loss"]

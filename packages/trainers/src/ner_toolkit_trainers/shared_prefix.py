@@ -7,7 +7,7 @@ example's own tokens continue from them. Backpropagation through the expansion s
 examples' gradients, so loss and gradients are those of the full batch up to float rounding
 (dropout inside the prefix is drawn once per batch instead of once per example).
 Activation checkpointing would replay the cache updates on recomputation, so the trainer
-does not share the prefix when it is on.
+does not share the prefix when it is on; nor under FSDP or DeepSpeed, where it is untested.
 """
 
 from __future__ import annotations
@@ -72,7 +72,14 @@ def with_shared_prefix(trainer_class: type, prefix_length: int, model: Any) -> t
     cache_arg = cache_argument(model)
 
     class SharedPrefixTrainer(trainer_class):  # type: ignore[misc, valid-type]
+        @property
+        def shared_prefix_tokens(self) -> int:
+            """0 under FSDP or DeepSpeed: two forward calls before one backward are not verified there."""
+            return 0 if self.is_fsdp_enabled or self.is_deepspeed_enabled else prefix_length
+
         def compute_loss(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-            return super().compute_loss(model, split_off_prefix(model, inputs, prefix_length, cache_arg), *args, **kwargs)
+            if self.shared_prefix_tokens:
+                inputs = split_off_prefix(model, inputs, self.shared_prefix_tokens, cache_arg)
+            return super().compute_loss(model, inputs, *args, **kwargs)
 
     return SharedPrefixTrainer
