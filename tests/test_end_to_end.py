@@ -64,8 +64,8 @@ def test_reference_recipe_runs_end_to_end_with_a_tiny_qwen2(conll: Path, tiny_qw
     adapter = json.loads((out / "model" / "adapter" / "adapter_config.json").read_text())
     assert (adapter["r"], adapter["lora_alpha"]) == (256, 512)
     trained = json.loads((out / "model" / "train_metrics.json").read_text())
-    assert trained["examples"] == 4 and trained["shared_prefix_tokens"] > 150  # system turn, instruction, label set
-    assert trained["train_loss"] > 0 and trained["eval_loss"] > 0  # dev loss, on the shared prefix too
+    assert trained["examples"] == 4 and trained["train_loss"] > 0 and trained["eval_loss"] > 0
+    assert trained["shared_prefix_tokens"] == 0  # the reference's batch of 1: nothing to share
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["data"]["test"]["sha256"] == "0632f32c090ef31c223135b7fee3187a7cf8e65c4015c7866bb7783428cdd9a6"
     assert "transformers" in manifest["packages"]
@@ -154,17 +154,19 @@ def test_a_run_killed_in_training_and_in_prediction_ends_as_an_uninterrupted_one
 def test_a_data_parallel_launch_trains_in_two_processes_and_writes_once(
     conll: Path, tiny_qwen2_dir: Path, tmp_path: Path
 ) -> None:
-    """`accelerate launch` on two CPU processes (gloo): both train, only the main one predicts."""
+    """`accelerate launch` on two CPU processes (gloo): both train, sharing the prompt prefix; only the main one predicts."""
     out = tmp_path / "ddp"
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1"]
     args = [*launch, "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "ner_toolkit", "run", str(REFERENCE)]
-    for override in tiny_overrides(conll, tiny_qwen2_dir, out, train=8):
+    batch_of_two = ["trainer.options.per_device_batch_size=2", "trainer.options.gradient_accumulation_steps=1"]
+    for override in tiny_overrides(conll, tiny_qwen2_dir, out, train=8) + batch_of_two:
         args += ["--set", override]
     result = subprocess.run(args, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     state = json.loads(next((out / "model" / "checkpoints").glob("checkpoint-2/trainer_state.json")).read_text())
     assert state["global_step"] == 2
     assert (out / "model" / "adapter" / "adapter_model.safetensors").is_file()
+    assert json.loads((out / "model" / "train_metrics.json").read_text())["shared_prefix_tokens"] > 150
     ids = [json.loads(line)["id"] for line in (out / "predictions" / "test.jsonl").read_text().splitlines()]
     assert len(ids) == len(set(ids)) == 3
     assert result.stdout.count("test: seqeval strict micro") == 1

@@ -1,4 +1,4 @@
-"""The shipped recipes: each one validates, and the quickstarts' answers fit their max_length."""
+"""The shipped recipes: each one validates; the quickstart prompts as the reference and its answers fit max_length."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_answers_cut_by_max_length_are_reported(qwen) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an example that fits exactly is not reported
         assert len(training_rows(qwen, [EXAMPLE], "model", full, end)[0]["input_ids"]) == full
-    with pytest.warns(UserWarning, match=rf"1 of 1 training examples are longer than max_length={full - 1} .*eng.testb:2"):
+    with pytest.warns(UserWarning, match=rf"1 of 1 examples are longer than max_length={full - 1} .*eng.testb:2"):
         rows = training_rows(qwen, [EXAMPLE], "model", full - 1, end)
     assert len(rows[0]["input_ids"]) == full - 1
 

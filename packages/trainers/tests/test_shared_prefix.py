@@ -72,3 +72,17 @@ def test_loss_and_gradients_equal_those_of_the_full_batch(
     assert shared_grads.keys() == full_grads.keys() and full_grads
     for name, grad in full_grads.items():
         torch.testing.assert_close(shared_grads[name], grad, rtol=1e-3, atol=1e-6, msg=lambda m: f"{name}: {m}")
+
+    # evaluation: the loss-only step shares the prefix; a step that needs the logits does not
+    trained.eval()
+    del fed[:]
+    with torch.no_grad():
+        plain_eval = SFTTrainer.compute_loss(trainer, trained, dict(batch))
+    eval_loss, _, _ = trainer.prediction_step(trained, dict(batch), prediction_loss_only=True)
+    assert fed[1:] == [(1, prefix_length), (4, width - prefix_length)]
+    torch.testing.assert_close(eval_loss, plain_eval, rtol=1e-5, atol=1e-6)
+    del fed[:]
+    with torch.no_grad():
+        loss_with_outputs, _ = trainer.compute_loss(trained, dict(batch), return_outputs=True)
+    assert all(shape == (4, width) for shape in fed)  # the full rows, as TRL's second forward needs them
+    torch.testing.assert_close(loss_with_outputs, plain_eval, rtol=1e-5, atol=1e-6)

@@ -89,7 +89,7 @@ def training_rows(
     cut = [e.id for e, row in zip(examples, rows) if row["labels"][-1] != end_of_turn]
     if cut:
         warnings.warn(
-            f"{len(cut)} of {len(examples)} training examples are longer than max_length={max_length} tokens "
+            f"{len(cut)} of {len(examples)} examples are longer than max_length={max_length} tokens "
             f"and lose the end of their answer (first: {', '.join(cut[:3])}); raise trainer.options.max_length",
             stacklevel=2,
         )

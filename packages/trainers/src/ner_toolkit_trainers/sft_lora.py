@@ -46,7 +46,8 @@ class SFTLoRAOptions(BaseModel):
     activation_checkpointing: bool = False
     share_prompt_prefix: bool = Field(
         True,
-        description="run the prompt prefix all examples share once per batch (not with activation checkpointing, FSDP or DeepSpeed)",
+        description="run the prompt prefix all examples share once per batch (batches of 2 or more; "
+        "not with activation checkpointing, packing, FSDP or DeepSpeed)",
     )
     eval_steps: int | None = Field(None, ge=1, description="evaluate on the dev examples every N steps")
     save_steps: int = Field(500, ge=1)
@@ -86,7 +87,7 @@ class SFTLoRATrainer(Trainer):
         evaluating = bool(o.eval_steps and eval)
         train_rows = rows(train)
         eval_rows = rows(eval) if evaluating else []
-        sharing = o.share_prompt_prefix and not o.activation_checkpointing
+        sharing = o.share_prompt_prefix and not o.activation_checkpointing and o.per_device_batch_size > 1
         prefix_length = shared_prefix_length(train_rows + eval_rows) if sharing else 0
         args = SFTConfig(
             output_dir=str(checkpoints),

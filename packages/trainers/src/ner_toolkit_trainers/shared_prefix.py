@@ -1,13 +1,14 @@
 """Training with a shared prompt prefix: the tokens every example starts with run once per batch.
 
 Every prompt starts with the same chat template, instruction and label set: with the
-reference prompt on SmolLM2 that is 206 of about 262 tokens per example. The prefix's keys
+reference prompt on SmolLM2 that is 207 of about 262 tokens per example. The prefix's keys
 and values are computed once per batch (with gradients), expanded over the batch, and each
 example's own tokens continue from them. Backpropagation through the expansion sums the
 examples' gradients, so loss and gradients are those of the full batch up to float rounding
 (dropout inside the prefix is drawn once per batch instead of once per example).
 Activation checkpointing would replay the cache updates on recomputation, so the trainer
-does not share the prefix when it is on; nor under FSDP or DeepSpeed, where it is untested.
+does not share the prefix when it is on; nor for packed rows, nor under FSDP or DeepSpeed,
+where it is untested, nor at a batch size of 1, where it saves nothing.
 """
 
 from __future__ import annotations
@@ -74,12 +75,18 @@ def with_shared_prefix(trainer_class: type, prefix_length: int, model: Any) -> t
     class SharedPrefixTrainer(trainer_class):  # type: ignore[misc, valid-type]
         @property
         def shared_prefix_tokens(self) -> int:
-            """0 under FSDP or DeepSpeed: two forward calls before one backward are not verified there."""
-            return 0 if self.is_fsdp_enabled or self.is_deepspeed_enabled else prefix_length
+            """0 where sharing is wrong or untested: packed rows, FSDP, DeepSpeed."""
+            if self.args.packing or self.args.padding_free or self.is_fsdp_enabled or self.is_deepspeed_enabled:
+                return 0
+            return prefix_length
 
-        def compute_loss(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-            if self.shared_prefix_tokens:
+        def compute_loss(
+            self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+        ) -> Any:
+            # the cache is extended by the forward call that reads it: share only where the loss makes one call
+            one_call = not return_outputs and self.label_smoother is None and self.compute_loss_func is None
+            if self.shared_prefix_tokens and one_call:
                 inputs = split_off_prefix(model, inputs, self.shared_prefix_tokens, cache_arg)
-            return super().compute_loss(model, inputs, *args, **kwargs)
+            return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
     return SharedPrefixTrainer
