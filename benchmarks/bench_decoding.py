@@ -32,7 +32,7 @@ from ner_toolkit import CONLL2003_LABELS, Label, ModelSpec, Prediction, plugins,
 
 ROOT = Path(__file__).resolve().parents[1]
 SHORT_INSTRUCTION = "Mark named entities as [text | PER/ORG/LOC/MISC]."
-QUICKSTART_LABELS = [Label("PER", "person"), Label("ORG", "organization"), Label("LOC", "location"), Label("MISC", "miscellaneous")]
+SHORT_LABELS = [Label("PER", "person"), Label("ORG", "organization"), Label("LOC", "location"), Label("MISC", "miscellaneous")]
 MODES = ("generate-b1", "generate-b16", "lookup-b1", "prefix-b1", "prefix-b16", "constrained-b1", "constrained-b16",
          "speculative-b1", "speculative-b16")  # fmt: skip
 
@@ -186,7 +186,7 @@ def main() -> None:
     }  # fmt: skip
     for prompt in args.prompts.split(","):
         formatter = (
-            bracketed(QUICKSTART_LABELS, instruction=SHORT_INSTRUCTION) if prompt == "short" else bracketed(CONLL2003_LABELS)
+            bracketed(SHORT_LABELS, instruction=SHORT_INSTRUCTION) if prompt == "short" else bracketed(CONLL2003_LABELS)
         )
         examples = [formatter.example(s) for s in sentences]
         from ner_toolkit_trainers.prompts import prompt_ids

@@ -1,6 +1,6 @@
 """What the copy constraint costs per sentence and per token: our trie walk against llguidance.
 
-    uv run --with llguidance python benchmarks/bench_masks.py --model /tmp/qs/run1/model/full [--n 50]
+    uv run --with llguidance python benchmarks/bench_masks.py --model runs/quickstart/model/full [--n 50]
 
 llguidance is not a dependency of the toolkit; ``--with`` puts it beside the environment for
 this measurement only. For each of the first ``--n`` eng.testb sentences it builds the
@@ -44,7 +44,7 @@ def lark_grammar(tokens: list[str], labels: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="/tmp/qs/run1/model/full")
+    parser.add_argument("--model", default="runs/quickstart/model/full")
     parser.add_argument("--n", type=int, default=50)
     args = parser.parse_args()
 
