@@ -51,7 +51,8 @@ def main() -> None:
     args = parser.parse_args()
 
     recipe = load_recipe(args.recipe, args.overrides)
-    batch = recipe.trainer.options.get("per_device_batch_size", 1) * recipe.trainer.options.get("gradient_accumulation_steps", 1)
+    options = plugins.get_trainer(recipe.trainer.name).Options.model_validate(recipe.trainer.options)  # defaults filled in
+    batch = options.per_device_batch_size * options.gradient_accumulation_steps
     examples = render_split(make_formatter(recipe), load_split(recipe, "train"))[: args.steps * batch]
     rows = []
     for _ in range(args.repeats):

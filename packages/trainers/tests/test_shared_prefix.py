@@ -45,11 +45,17 @@ def test_loss_and_gradients_equal_those_of_the_full_batch(
     prefix_length = shared_prefix_length(rows)
     assert prefix_length > 150  # chat template, instruction and label set
 
-    args = SFTConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, report_to="none", max_length=2048)
+    args = SFTConfig(  # as sft-lora configures it; TRL's default turns activation checkpointing on
+        output_dir=str(tmp_path), use_cpu=True, bf16=False, report_to="none", max_length=2048, activation_checkpointing=False
+    )
     peft_config = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM") if method == "lora" else None
     trainer = with_shared_prefix(SFTTrainer, prefix_length, model)(
         model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer, peft_config=peft_config
     )
+    assert trainer.shared_prefix_tokens == prefix_length
+    trainer.args.activation_checkpointing = True  # recomputation would replay the cache: no sharing
+    assert trainer.shared_prefix_tokens == 0
+    trainer.args.activation_checkpointing = False
     trained = trainer.model
     trained.train()
     batch = trainer.data_collator(rows)
@@ -84,5 +90,5 @@ def test_loss_and_gradients_equal_those_of_the_full_batch(
     del fed[:]
     with torch.no_grad():
         loss_with_outputs, _ = trainer.compute_loss(trained, dict(batch), return_outputs=True)
-    assert all(shape == (4, width) for shape in fed)  # the full rows, as TRL's second forward needs them
+    assert fed and all(shape == (4, width) for shape in fed)  # the full rows, as TRL's second forward needs them
     torch.testing.assert_close(loss_with_outputs, plain_eval, rtol=1e-5, atol=1e-6)

@@ -87,8 +87,7 @@ class SFTLoRATrainer(Trainer):
         evaluating = bool(o.eval_steps and eval)
         train_rows = rows(train)
         eval_rows = rows(eval) if evaluating else []
-        sharing = o.share_prompt_prefix and not o.activation_checkpointing and o.per_device_batch_size > 1
-        prefix_length = shared_prefix_length(train_rows + eval_rows) if sharing else 0
+        prefix_length = shared_prefix_length(train_rows + eval_rows) if o.share_prompt_prefix else 0
         args = SFTConfig(
             output_dir=str(checkpoints),
             num_train_epochs=o.epochs,

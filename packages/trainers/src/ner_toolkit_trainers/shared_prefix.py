@@ -75,10 +75,17 @@ def with_shared_prefix(trainer_class: type, prefix_length: int, model: Any) -> t
     class SharedPrefixTrainer(trainer_class):  # type: ignore[misc, valid-type]
         @property
         def shared_prefix_tokens(self) -> int:
-            """0 where sharing is wrong or untested: packed rows, FSDP, DeepSpeed."""
-            if self.args.packing or self.args.padding_free or self.is_fsdp_enabled or self.is_deepspeed_enabled:
-                return 0
-            return prefix_length
+            """0 where sharing saves nothing (batches of 1), is wrong (activation checkpointing, packed rows) or untested."""
+            args = self.args
+            off = (
+                args.per_device_train_batch_size < 2
+                or args.activation_checkpointing
+                or args.packing
+                or args.padding_free
+                or self.is_fsdp_enabled
+                or self.is_deepspeed_enabled
+            )
+            return 0 if off else prefix_length
 
         def compute_loss(
             self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
