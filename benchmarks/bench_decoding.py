@@ -84,7 +84,7 @@ def run_generate(model, tokenizer, formatter, examples, batch: int, lookup: int 
 
 def run_copy(model, tokenizer, formatter, examples, batch: int, decoding: str, draft_tokens: int = 16, pause: bool = False):
     from ner_toolkit_trainers.copy_decoding import CopyDecoder
-    from ner_toolkit_trainers.prompts import end_of_turn_id, prompt_ids
+    from ner_toolkit.prompts import end_of_turn_id, prompt_ids
     from ner_toolkit_trainers.transformers_predictor import newline_token_ids
 
     stop = sorted({end_of_turn_id(tokenizer, "model"), tokenizer.eos_token_id, *newline_token_ids(tokenizer)})
@@ -189,7 +189,7 @@ def main() -> None:
             bracketed(SHORT_LABELS, instruction=SHORT_INSTRUCTION) if prompt == "short" else bracketed(CONLL2003_LABELS)
         )
         examples = [formatter.example(s) for s in sentences]
-        from ner_toolkit_trainers.prompts import prompt_ids
+        from ner_toolkit.prompts import prompt_ids
 
         lengths = [len(prompt_ids(tokenizer, e, "model", "")) for e in examples]
         rows = []

@@ -53,7 +53,7 @@ def main() -> None:
     import llguidance.torch
     from ner_toolkit_trainers.constrained import InlineGrammar, VocabTrie, allowed_tokens
     from ner_toolkit_trainers.models import load_tokenizer
-    from ner_toolkit_trainers.prompts import end_of_turn_id
+    from ner_toolkit.prompts import end_of_turn_id
 
     folder = Path(os.environ.get("CONLL2003_DIR", ROOT.parent / "shared" / "data" / "conll2003"))
     sentences = read_conll(folder / "eng.testb")[: args.n]

@@ -31,7 +31,7 @@ def test_the_quickstart_prompts_as_the_reference_recipe(conll: Path) -> None:
 def test_no_quickstart_training_answer_is_cut_by_max_length(conll: Path, smollm2_dir: Path) -> None:
     from transformers import AutoTokenizer
 
-    from ner_toolkit_trainers.prompts import end_of_turn_id, training_rows
+    from ner_toolkit.prompts import end_of_turn_id, training_rows
 
     overrides = [f"data.dir={conll}", f"model.name_or_path={smollm2_dir}", "model.package=null", "model.gguf_file=null"]
     recipe = load_recipe(REPO / "recipes" / "quickstart.yaml", overrides)

@@ -11,7 +11,7 @@ from ner_toolkit.conll import read_conll
 from ner_toolkit_trainers.constrained import VocabTrie
 from ner_toolkit_trainers.copy_decoding import CopyDecoder
 from ner_toolkit_trainers.models import load_model, load_tokenizer
-from ner_toolkit_trainers.prompts import end_of_turn_id, prompt_ids
+from ner_toolkit.prompts import end_of_turn_id, prompt_ids
 from ner_toolkit_trainers.transformers_predictor import TransformersPredictor
 
 

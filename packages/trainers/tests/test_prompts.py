@@ -9,7 +9,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from ner_toolkit import Example
-from ner_toolkit_trainers.prompts import end_of_turn_id, prompt_ids, training_features, training_rows
+from ner_toolkit.prompts import end_of_turn_id, prompt_ids, training_features, training_rows
 
 EXAMPLE = Example(
     "eng.testb:2",

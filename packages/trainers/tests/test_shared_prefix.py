@@ -8,7 +8,7 @@ import pytest
 from ner_toolkit import CONLL2003_LABELS, plugins
 from ner_toolkit.conll import read_conll
 
-from ner_toolkit_trainers.prompts import end_of_turn_id, training_rows
+from ner_toolkit.prompts import end_of_turn_id, training_rows
 from ner_toolkit_trainers.shared_prefix import shared_prefix_length, with_shared_prefix
 
 

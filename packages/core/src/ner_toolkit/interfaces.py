@@ -1,4 +1,4 @@
-"""The four plugin interfaces: Formatter, Trainer, Predictor and Scorer.
+"""The plugin interfaces: Reader, Formatter, Trainer, Predictor and Scorer, and the contracts they share.
 
 A plugin subclasses one of these, gives it a ``name``, and registers the class from a
 ``register_*`` hook (see ``hookspecs``). Options from a recipe reach the constructor as
@@ -58,6 +58,31 @@ class ParseResult:
     diagnostics: tuple[Diagnostic, ...] = ()
     mentions: tuple[Mention, ...] = ()
     copied_input: bool = True
+
+
+MAX_NESTING = 16
+"""Deepest nesting an inline format reads exactly; constrained decoding allows no deeper."""
+
+
+@dataclass(frozen=True)
+class InlineMarkup:
+    """How an inline format writes entities into the copied input: what constrained decoding reads.
+
+    The rendering of a sentence is its tokens joined by single spaces, with ``open`` written
+    right before an entity's first token and ``close`` right after its last; either template
+    may hold ``{label}``. At most ``max_depth`` entities are open at once (1: flat). Every
+    string of that shape must parse back with no diagnostics.
+    """
+
+    open: str
+    close: str
+    max_depth: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.open or not self.close:
+            raise ValueError("inline markup needs a non-empty opener and closer")
+        if not 1 <= self.max_depth <= MAX_NESTING:
+            raise ValueError(f"max_depth must be between 1 and {MAX_NESTING}, not {self.max_depth}")
 
 
 @dataclass(frozen=True)
@@ -135,6 +160,13 @@ class Formatter(Plugin, ABC):
             f"{self.output_description} Use only the label tags defined in the Label Set below.\n"
             f"Label Set:\n{label_lines}\nNow process the input sentence:"
         )
+
+    def inline_markup(self) -> InlineMarkup | None:
+        """The markup of a format that writes the input with entities marked in place; None otherwise.
+
+        A format that returns markup gets constrained and speculative decoding for free.
+        """
+        return None
 
     def render_input(self, tokens: Sequence[str]) -> str:
         """The model input for a sentence: its tokens joined by single spaces."""

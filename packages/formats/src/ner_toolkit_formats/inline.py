@@ -20,14 +20,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ner_toolkit import Span
+from ner_toolkit import InlineMarkup, Span
+from ner_toolkit.interfaces import MAX_NESTING
 
 from . import diagnostics as d
 from .align import Alignment, TokenText, align
 from .base import Parse, TextFormatter, UnrepresentableError
 
 
-MAX_DEPTH = 16
+MAX_DEPTH = MAX_NESTING
 """Deeper nesting than this is not read exactly (it falls to the loose road): it bounds the search."""
 
 
@@ -168,6 +169,9 @@ class InlineFormatter(TextFormatter):
     """A format that wraps entities in the sentence itself; subclasses declare ``syntax``."""
 
     syntax: ClassVar[Syntax]
+
+    def inline_markup(self) -> InlineMarkup:
+        return InlineMarkup(self.syntax.open, self.syntax.close, MAX_DEPTH if self.options.nested else 1)
 
     def _render(self, text: TokenText, spans: list[Span]) -> str:
         opening = sorted(spans, key=lambda span: (span.start, -span.end, span.label))

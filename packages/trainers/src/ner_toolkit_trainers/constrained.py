@@ -15,9 +15,10 @@ closer stays both until the next byte decides):
   done; ``closing`` is the stack entry a closer closes (``None`` for an opener).
 
 ``stack`` holds the open entities as ``(label, first token)``, the label ``None`` where the
-format writes it in the closer, as ``bracketed`` does. Flat label sets allow one open entity,
-nested ones up to the parser's ``MAX_DEPTH``. Every string it accepts is a rendering the
-formatter parses back exactly, with no diagnostics (the tests check this property).
+format writes it in the closer, as ``bracketed`` does. The format's ``InlineMarkup`` (a core
+contract) gives the templates and how many entities may be open at once. Every string it
+accepts is a rendering the formatter parses back exactly, with no diagnostics (the tests
+check this property).
 
 ``VocabTrie`` holds the tokenizer's vocabulary as bytes; ``allowed_tokens`` walks the trie
 and the automaton together, so the allowed set at a state costs only the tokens that are
@@ -30,11 +31,10 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from ner_toolkit import Formatter, InlineMarkup
+
 State = tuple
 StateSet = frozenset
-
-MAX_DEPTH = 16
-"""Deepest nesting allowed: the exact inline parser reads no deeper (``inline.MAX_DEPTH``)."""
 
 
 @lru_cache(maxsize=1)
@@ -92,19 +92,13 @@ class VocabTrie:
 class InlineGrammar:
     """The renderings of one input in an inline format, as a byte automaton over state sets."""
 
-    def __init__(
-        self,
-        tokens: Sequence[str],
-        labels: Sequence[str],
-        open_template: str,
-        close_template: str,
-        nested: bool = False,
-    ) -> None:
+    def __init__(self, tokens: Sequence[str], labels: Sequence[str], markup: InlineMarkup) -> None:
         self.words = tuple(tokens)
         self.tokens = [token.encode("utf-8") for token in tokens]
         self.n = len(self.tokens)
         self.labels = tuple(labels)
-        self.nested = nested
+        self.max_depth = markup.max_depth
+        open_template, close_template = markup.open, markup.close
         open_labelled = "{label}" in open_template
         close_labelled = "{label}" in close_template
         if open_labelled:
@@ -118,15 +112,14 @@ class InlineGrammar:
         self._closers: dict[Any, list[bytes]] = {}
 
     @classmethod
-    def for_formatter(cls, formatter: Any, tokens: Sequence[str]) -> InlineGrammar:
-        """The grammar of ``formatter`` (an inline format: it has a ``syntax``) for one input."""
-        syntax = getattr(formatter, "syntax", None)
-        if syntax is None or not hasattr(syntax, "open"):
+    def for_formatter(cls, formatter: Formatter, tokens: Sequence[str]) -> InlineGrammar:
+        """The grammar of ``formatter`` for one input; the format must declare its ``inline_markup``."""
+        markup = formatter.inline_markup()
+        if markup is None:
             raise ValueError(
-                f"constrained decoding needs an inline format (bracketed, xml); {formatter.name!r} is not one"
+                f"constrained decoding needs an inline format (one that declares inline_markup); {formatter.name!r} is not one"
             )
-        nested = bool(getattr(formatter.options, "nested", False))
-        return cls(tokens, [label.name for label in formatter.labels], syntax.open, syntax.close, nested)
+        return cls(tokens, [label.name for label in formatter.labels], markup)
 
     # --- the automaton ------------------------------------------------------------------
 
@@ -150,7 +143,7 @@ class InlineGrammar:
         return found
 
     def _can_open(self, stack: tuple) -> bool:
-        return len(stack) < MAX_DEPTH if self.nested else not stack
+        return len(stack) < self.max_depth
 
     def _state_next(self, state: State) -> Iterable[tuple[int, State]]:
         """Every ``(byte, next state)`` out of one state."""

@@ -29,10 +29,10 @@ from typing import Any, Literal
 from typing import Counter as CounterType
 
 from ner_toolkit import Example
+from ner_toolkit.prompts import longest_common_prefix
 
 from .constrained import Guess, InlineGrammar, StateSet, VocabTrie, allowed_tokens
 from .models import cache_argument
-from .prompts import longest_common_prefix
 
 Decoding = Literal["plain", "constrained", "speculative"]
 
@@ -217,8 +217,7 @@ class CopyDecoder:
             return _Row(index, feed, None, cap)
         grammar = InlineGrammar.for_formatter(self.formatter, example.tokens or tuple(example.input.split()))
         longest = max([len(m) for m, _ in grammar.openers]) + max(len(c) for c in grammar.closers(None))
-        depth = 16 if grammar.nested else 1
-        bound = sum(len(t) + 1 for t in grammar.tokens) + len(grammar.tokens) * depth * longest + 1
+        bound = sum(len(t) + 1 for t in grammar.tokens) + len(grammar.tokens) * grammar.max_depth * longest + 1
         return _Row(index, feed, grammar, bound)
 
     def _count(self, calls: int, fed: int) -> None:

@@ -16,9 +16,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ner_toolkit import Example, ModelSpec, Trainer, hookimpl
+from ner_toolkit.prompts import end_of_turn_id, training_rows
 
 from .models import load_model, load_tokenizer, pick_device
-from .prompts import end_of_turn_id, training_rows
 from .shared_prefix import shared_prefix_length, with_shared_prefix
 
 

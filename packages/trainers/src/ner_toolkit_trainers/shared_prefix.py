@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ner_toolkit.prompts import longest_common_prefix
+
 from .models import cache_argument
-from .prompts import longest_common_prefix
 
 
 def shared_prefix_length(rows: Sequence[Mapping[str, Sequence[int]]]) -> int:

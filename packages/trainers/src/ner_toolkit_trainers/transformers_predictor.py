@@ -14,9 +14,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ner_toolkit import Example, Predictor, hookimpl
+from ner_toolkit.prompts import end_of_turn_id, prompt_ids
 
 from .models import load_model, load_tokenizer, pick_device
-from .prompts import end_of_turn_id, prompt_ids
 
 
 class TransformersOptions(BaseModel):
@@ -58,14 +58,15 @@ class TransformersPredictor(Predictor):
 
     @classmethod
     def check_recipe(cls, recipe: Any) -> list[str]:
-        """Constrained and speculative decoding need an inline format (one with markup ``syntax``)."""
+        """Constrained and speculative decoding need an inline format (one that declares ``inline_markup``)."""
         from ner_toolkit import plugins
 
         decoding = cls.Options.model_validate(recipe.predictor.options).decoding
         try:
-            inline = getattr(plugins.get_formatter(recipe.format.name), "syntax", None) is not None
-        except plugins.PluginError:
-            return []  # an unknown format is reported on its own field
+            formatter = plugins.get_formatter(recipe.format.name)(recipe.label_set(), **recipe.format.options)
+        except (plugins.PluginError, ValueError):
+            return []  # an unknown format or bad options are reported on their own fields
+        inline = formatter.inline_markup() is not None
         if decoding == "plain" or inline:
             return []
         return [f"predictor.options.decoding: {decoding} decoding needs an inline format (bracketed, xml), not {recipe.format.name!r}"]
