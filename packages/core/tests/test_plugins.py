@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,6 @@ from click.testing import CliRunner
 
 from ner_toolkit import plugins
 from ner_toolkit.cli import cli
-
-
-@pytest.fixture(autouse=True)
-def fresh_plugins() -> Iterator[None]:
-    plugins.reset()
-    yield
-    plugins.reset()
 
 
 def install_plugin(root: Path, module: str, source: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,14 +43,34 @@ def test_plugins_command_lists_kind_name_and_distribution() -> None:
         assert (kind, name, dist) in listed
 
 
-def test_env_var_restricts_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+def not_core(found: tuple[plugins.Component, ...]) -> list[tuple[str, str]]:
+    return [(c.kind, c.name) for c in found if not c.distribution.startswith("ner-toolkit-core ")]
+
+
+def test_env_var_restricts_loading_and_the_core_readers_always_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "ner-toolkit-example-format")
-    assert [(c.kind, c.name) for c in plugins.components()] == [("format", "slash-tags")]
+    assert not_core(plugins.components()) == [("format", "slash-tags")]
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "")
-    plugins.reset()
-    assert plugins.components() == ()
+    assert not_core(plugins.components()) == []
+    assert {("reader", "conll"), ("reader", "jsonl"), ("tokenizer", "regex")} <= {(c.kind, c.name) for c in plugins.components()}
     with pytest.raises(plugins.PluginError, match=r"unknown format 'bracketed'; available: none"):
         plugins.get_formatter("bracketed")
+    monkeypatch.delenv(plugins.LOAD_PLUGINS_ENV)
+    assert ("format", "bracketed") in not_core(plugins.components())  # the manager follows the environment by itself
+
+
+def test_one_manager_per_environment_and_hooks_called_through_pluggy(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = plugins.manager()
+    assert plugins.manager() is first
+    calls: list[str] = []
+    undo = first.pluggy.add_hookcall_monitoring(lambda name, impls, kwargs: calls.append(name), lambda *args: None)
+    try:
+        first._collect()
+    finally:
+        undo()
+    assert calls == [hook for hook, _ in plugins.KINDS.values()]
+    monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "slash_tags")
+    assert plugins.manager() is not first
 
 
 def test_misspelled_hook_fails_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,8 +81,8 @@ def test_misspelled_hook_fails_loudly(tmp_path: Path, monkeypatch: pytest.Monkey
         monkeypatch,
     )
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "typo_plugin")
-    with pytest.raises(Exception, match="register_format"):
-        plugins.plugin_manager()
+    with pytest.raises(plugins.PluginError, match=r"plugin 'typo_plugin' \(module typo_plugin\) implements a hook that does not exist: .*register_format"):
+        plugins.manager()
 
 
 def test_registering_a_non_component_names_the_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

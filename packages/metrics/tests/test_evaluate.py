@@ -35,9 +35,7 @@ OUTPUTS = [
 def known_plugins(monkeypatch):
     """Only the metrics and the test format: the real formats are another package's business."""
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "ner-toolkit-metrics,ner-toolkit-example-format")
-    plugins.reset()
     yield
-    plugins.reset()
 
 
 @pytest.fixture
@@ -64,7 +62,7 @@ def test_outputs_in_file_order(tmp_path, gold):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["counts"]["sentences"] == 3 and metrics["counts"]["gold_entities"] == {"LOC": 1, "MISC": 1, "ORG": 1, "PER": 1}
     assert metrics["errors"]["confusion"]["LOC"]["ORG"] == 1
-    assert set(metrics) == {"counts", "seqeval", "nervaluate", "paper", "errors"}
+    assert set(metrics) == {"counts", "warnings", "seqeval", "nervaluate", "paper", "errors"} and metrics["warnings"] == []
     report = (tmp_path / "out" / "report.md").read_text()
     assert "| **micro avg** | 0.7500 | 0.7500 | 0.7500 | 4 |" in report and "strict (exact boundaries and type)" in report
     page = (tmp_path / "out" / "report.html").read_text()
@@ -155,7 +153,7 @@ def test_recipe_gives_format_labels_scorers_and_gold(tmp_path, gold):
     result = run(preds, "--recipe", recipe, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert set(metrics) == {"counts", "seqeval", "nervaluate"}
+    assert set(metrics) == {"counts", "warnings", "seqeval", "nervaluate"}
     assert metrics["seqeval"]["gold_outside_labels"] == {"MISC": 1, "ORG": 1}
     assert metrics["nervaluate"]["overall"]["strict"]["actual"] == 1  # PER only; the ORG prediction is ignored
 
@@ -181,7 +179,6 @@ def test_eng_testb_gold_outputs_score_one(conll, tmp_path):
 def bracketed(monkeypatch):
     """The reference format from ner-toolkit-formats, when that package provides it."""
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "ner-toolkit-metrics,ner-toolkit-formats")
-    plugins.reset()
     try:
         plugins.get_formatter("bracketed")
     except plugins.PluginError as error:

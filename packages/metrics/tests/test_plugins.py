@@ -13,9 +13,7 @@ from ner_toolkit import plugins
 @pytest.fixture
 def metrics_only(monkeypatch):
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "ner-toolkit-metrics")
-    plugins.reset()
     yield
-    plugins.reset()
 
 
 def test_entry_points_register_each_scorer(metrics_only):

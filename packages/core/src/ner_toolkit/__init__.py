@@ -1,7 +1,8 @@
 """ner-toolkit: format-agnostic NER with fine-tuned generative LLMs.
 
-The core is light: it imports no torch, transformers or numpy. Plugins (formats,
-trainers, predictors, scorers) are found through entry points of the ``ner_toolkit`` group.
+The core is light: it imports no torch, transformers or numpy. Plugins (readers,
+tokenizers, formats, trainers, predictors, scorers) are found through entry points of the
+``ner_toolkit`` group.
 """
 
 from .conll import CoNLLFormatError, corpus_stats, read_conll, write_conll
@@ -16,7 +17,9 @@ from .interfaces import (
     ParseResult,
     Prediction,
     Predictor,
+    Reader,
     Scorer,
+    Tokenizer,
     Trainer,
 )
 from .labels import CONLL2003_LABELS, Label
@@ -36,10 +39,12 @@ __all__ = [
     "ParseResult",
     "Prediction",
     "Predictor",
+    "Reader",
     "Scheme",
     "Scorer",
     "Sentence",
     "Span",
+    "Tokenizer",
     "Trainer",
     "convert_tags",
     "corpus_stats",

@@ -1,55 +1,70 @@
-"""The ``ner-toolkit`` command line."""
+"""The ``ner-toolkit`` command line.
+
+Errors are one line naming the file, line or field. With ``--debug`` (or
+``NER_TOOLKIT_DEBUG=1``) an error keeps its whole traceback instead.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from . import plugins
 from .conll import CoNLLFormatError, corpus_stats
+from .errors import DEBUG_ENV, reported
 from .evaluate import evaluate
-from .recipe import RecipeError, load_recipe, validate_components
+from .recipe import ComponentConfig, DataConfig, Recipe, RecipeError, check_paths, load_recipe, validate_components
 from .schemes import Scheme
 
 SET_HELP = "Override a recipe field, e.g. --set output_dir=runs/x --set data.limit.test=50 (repeatable)."
+EXPECTED_ERRORS = (RecipeError, CoNLLFormatError, plugins.PluginError, OSError, ValueError)
 
 
-def _load(recipe_path: Path, overrides: tuple[str, ...]):
-    try:
+def _load(recipe_path: Path, overrides: tuple[str, ...], paths: bool = True) -> Recipe:
+    """Read and validate a recipe; print the warnings about settings that do nothing."""
+    with reported(*EXPECTED_ERRORS):
         recipe = load_recipe(recipe_path, overrides)
-        validate_components(recipe, str(recipe_path))
-    except (RecipeError, plugins.PluginError) as error:
-        raise click.ClickException(str(error)) from None
+        for warning in validate_components(recipe, str(recipe_path)):
+            click.echo(f"warning: {warning}", err=True)
+        if paths:
+            check_paths(recipe, str(recipe_path))
     return recipe
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ner-toolkit-core")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help=f"Show the whole traceback of an error (also: {DEBUG_ENV}=1).")
+def cli(debug: bool) -> None:
     """Named-entity recognition with fine-tuned generative LLMs.
 
-    A recipe (YAML) says which CoNLL files to read, which output format to render, how to
+    A recipe (YAML) says which corpus files to read, which output format to render, how to
     fine-tune and decode, and how to score. Every stage is a plugin: see `plugins`.
     """
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
 
 
 @cli.command()
 @click.argument("recipe_path", metavar="RECIPE", type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
-def run(recipe_path: Path, overrides: tuple[str, ...]) -> None:
+@click.option("--fresh", is_flag=True, help="Remove what an earlier run wrote into output_dir and start over.")
+def run(recipe_path: Path, overrides: tuple[str, ...], fresh: bool) -> None:
     """Run RECIPE end to end: read, render, train, predict, parse, score, report.
 
-    Results go to the recipe's output_dir; run it again to resume an interrupted run.
+    Results go to the recipe's output_dir. Run it again to resume an interrupted run;
+    stages whose inputs changed since (recipe fields, data files, plugin versions) are
+    redone, with everything after them.
     """
     from .pipeline import run as run_pipeline
 
     recipe = _load(recipe_path, overrides)
-    try:
-        results = run_pipeline(recipe)
-    except (CoNLLFormatError, OSError, ValueError, plugins.PluginError) as error:
-        raise click.ClickException(str(error)) from None
+    with reported(*EXPECTED_ERRORS, RuntimeError):
+        results = run_pipeline(recipe, fresh=fresh)
     for split, result in results.items():
+        for warning in result.get("warnings", []):
+            click.echo(f"warning: {split}: {warning}", err=True)
         seqeval = result.get("seqeval", {}).get("micro", {})
         if seqeval:
             click.echo(f"{split}: seqeval strict micro P {seqeval['precision']:.4f} R {seqeval['recall']:.4f} F1 {seqeval['f1']:.4f}")
@@ -61,20 +76,24 @@ def run(recipe_path: Path, overrides: tuple[str, ...]) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Folder for the JSON files [default: OUTPUT_DIR/data].")
 def render(recipe_path: Path, overrides: tuple[str, ...], output: Path | None) -> None:
     """Write RECIPE's splits as Alpaca JSON (instruction, input, output), ready for LLaMA-Factory."""
-    from .pipeline import load_split, make_formatter, render_split, write_alpaca
+    from .build import load_split, make_formatter, make_reader, nested_problem
+    from .pipeline import render_split, write_alpaca
 
     recipe = _load(recipe_path, overrides)
     folder = output or recipe.output_dir / "data"
-    formatter = make_formatter(recipe)
-    for split in ("train", "dev", "test"):
-        if recipe.data.path(split) is None:
-            continue
-        try:
-            examples = render_split(formatter, load_split(recipe, split))
-        except (CoNLLFormatError, OSError) as error:
-            raise click.ClickException(str(error)) from None
-        write_alpaca(folder / f"{split}.json", examples)
-        click.echo(f"{split}: {len(examples)} examples -> {folder / f'{split}.json'}")
+    with reported(*EXPECTED_ERRORS):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} is a file, not a folder")
+        formatter = make_formatter(recipe)
+        reader = make_reader(recipe)
+        splits = {split: load_split(recipe, split, reader) for split in ("train", "dev", "test") if recipe.data.path(split)}
+        problem = nested_problem(recipe, formatter, splits)
+        if problem:
+            raise ValueError(f"{recipe_path}: {problem}")
+        for split, sentences in splits.items():
+            examples = render_split(formatter, sentences)
+            write_alpaca(folder / f"{split}.json", examples)
+            click.echo(f"{split}: {len(examples)} examples -> {folder / f'{split}.json'}")
 
 
 cli.add_command(evaluate)
@@ -83,10 +102,8 @@ cli.add_command(evaluate)
 @cli.command(name="plugins")
 def list_plugins() -> None:
     """List every plugin component with its kind and the distribution it came from."""
-    try:
+    with reported(plugins.PluginError):
         found = plugins.components()
-    except plugins.PluginError as error:
-        raise click.ClickException(str(error)) from None
     rows = [(c.kind, c.name, c.distribution, c.plugin, c.cls.summary()) for c in found]
     headers = ("kind", "name", "distribution", "entry point", "summary")
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(4)]
@@ -96,20 +113,36 @@ def list_plugins() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--scheme", type=click.Choice([s.value for s in Scheme]), default="IOB1", show_default=True)
-@click.option("--tag-column", type=int, default=-1, show_default=True, help="Label column; negative counts from the right.")
-def stats(files: tuple[Path, ...], scheme: str, tag_column: int) -> None:
-    """Count documents, sentences, tokens, entities and tags of CoNLL FILES."""
-    for path in files:
-        try:
-            s = corpus_stats(path, scheme, tag_column)
-        except CoNLLFormatError as error:
-            raise click.ClickException(str(error)) from None
-        entities = sum(s.entities.values())
-        click.echo(f"{path}")
-        click.echo(f"  documents  {s.documents:,}")
-        click.echo(f"  sentences  {s.sentences:,}  ({s.sentences_with_docstart:,} counting each -DOCSTART- as a sentence)")
-        click.echo(f"  tokens     {s.tokens:,}  ({s.tokens_with_docstart:,} counting -DOCSTART- tokens)")
-        click.echo(f"  entities   {entities:,}  " + "  ".join(f"{label} {n:,}" for label, n in sorted(s.entities.items())))
-        click.echo("  tags       " + "  ".join(f"{tag} {n:,}" for tag, n in sorted(s.tags.items(), key=lambda kv: -kv[1])))
+@click.option("--reader", default="conll", show_default=True, help="Reader plugin of FILES (conll, jsonl, ...).")
+@click.option("--scheme", type=click.Choice([s.value for s in Scheme]), default="IOB1", show_default=True,
+              help="Tag scheme (conll reader).")
+@click.option("--tag-column", type=int, default=-1, show_default=True, help="Label column; negative counts from the right (conll reader).")
+def stats(files: tuple[Path, ...], reader: str, scheme: str, tag_column: int) -> None:
+    """Count documents, sentences, tokens and entities of corpus FILES (and raw tags of CoNLL files)."""
+    from .build import make_reader
 
+    for path in files:
+        click.echo(f"{path}")
+        if reader == "conll":
+            with reported(*EXPECTED_ERRORS):
+                s = corpus_stats(path, scheme, tag_column)
+            entities = sum(s.entities.values())
+            click.echo(f"  documents  {s.documents:,}")
+            click.echo(f"  sentences  {s.sentences:,}  ({s.sentences_with_docstart:,} counting each -DOCSTART- as a sentence)")
+            click.echo(f"  tokens     {s.tokens:,}  ({s.tokens_with_docstart:,} counting -DOCSTART- tokens)")
+            click.echo(f"  entities   {entities:,}  " + "  ".join(f"{label} {n:,}" for label, n in sorted(s.entities.items())))
+            click.echo("  tags       " + "  ".join(f"{tag} {n:,}" for tag, n in sorted(s.tags.items(), key=lambda kv: -kv[1])))
+            continue
+        with reported(*EXPECTED_ERRORS):
+            recipe = Recipe(data=DataConfig(reader=ComponentConfig(name=reader)))
+            validate_components(recipe, "--reader")
+            sentences = make_reader(recipe).read(path)
+        labels: dict[str, int] = {}
+        for sentence in sentences:
+            for span in sentence.spans:
+                labels[span.label] = labels.get(span.label, 0) + 1
+        documents = {s.document_id for s in sentences if s.document_id is not None}
+        click.echo(f"  documents  {len(documents):,}")
+        click.echo(f"  sentences  {len(sentences):,}")
+        click.echo(f"  tokens     {sum(len(s.tokens) for s in sentences):,}")
+        click.echo(f"  entities   {sum(labels.values()):,}  " + "  ".join(f"{label} {n:,}" for label, n in sorted(labels.items())))

@@ -11,7 +11,10 @@ gold sentence, in one of two layouts:
   with the format's own rendering of the gold sentence, to catch a file in another order.
 
 Each output is parsed with the format plugin, scored with the scorer plugins, and written
-as ``metrics.json``, ``report.md``, ``report.html`` and ``predictions.jsonl`` (parsed).
+as ``metrics.json``, ``report.md``, ``report.html`` and ``predictions.jsonl`` (parsed), each
+file atomically. Outputs the format could not read, and LLaMA-Factory references that
+differ from the gold, are warnings in the report and in ``metrics.json``; past
+``--max-unparsed`` of the outputs the command exits with status 1 (after writing).
 """
 
 from __future__ import annotations
@@ -25,18 +28,22 @@ from typing import Any, Literal
 import click
 
 from . import plugins
-from .conll import CoNLLFormatError, read_conll
+from .build import load_split, make_formatter, make_reader, make_scorers
+from .conll import CoNLLFormatError
+from .errors import reported
 from .interfaces import Formatter, Prediction, Scorer
-from .labels import CONLL2003_LABELS, Label
-from .pipeline import load_split, prediction_to_json, score
-from .reports import html_report, markdown_report, write_json
-from .recipe import RecipeError, load_recipe, validate_components
+from .labels import CONLL2003_LABELS
+from .predictions import prediction_line
+from .recipe import ComponentConfig, DataConfig, LabelConfig, Recipe, RecipeError, load_recipe, validate_components
+from .reports import write_report, write_text
 from .schemes import Scheme
+from .scoring import score
 from .spans import Sentence
 
 Layout = Literal["auto", "jsonl", "llamafactory"]
 LAYOUTS: tuple[Layout, ...] = ("auto", "jsonl", "llamafactory")
 DEFAULT_SCORERS = ("seqeval", "nervaluate", "paper", "errors")
+REPORT_FILES = ("metrics.json", "report.md", "report.html", "predictions.jsonl")
 
 
 class EvaluateError(ValueError):
@@ -53,6 +60,12 @@ class Output:
     reference: str | None = None
 
 
+def _text(source: str, number: int, field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise EvaluateError(f"{source}:{number}: '{field}' must be a string, not {json.dumps(value)[:60]}")
+    return value
+
+
 def _record(source: str, number: int, raw: str, layout: Layout) -> Output:
     try:
         record = json.loads(raw)
@@ -63,12 +76,13 @@ def _record(source: str, number: int, raw: str, layout: Layout) -> Output:
     if isinstance(record, dict):
         if "predict" in record and layout != "jsonl":
             reference = record.get("label")
-            return Output(number, str(record["predict"]), None, reference if isinstance(reference, str) else None)
+            return Output(number, _text(source, number, "predict", record["predict"]), None,
+                          reference if isinstance(reference, str) else None)
         if "output" in record and layout != "llamafactory":
             sentence_id = record.get("id")
             if sentence_id is not None and not isinstance(sentence_id, str):
                 raise EvaluateError(f"{source}:{number}: id must be a string, not {sentence_id!r}")
-            return Output(number, str(record["output"]), sentence_id)
+            return Output(number, _text(source, number, "output", record["output"]), sentence_id)
     expected = {
         "auto": "an object with 'output' (and optionally 'id'), a JSON string, or LLaMA-Factory's 'predict'",
         "jsonl": "an object with 'output' (and optionally 'id') or a JSON string",
@@ -83,16 +97,21 @@ def read_outputs(path: Path, layout: Layout = "auto") -> list[Output]:
     """Every output in ``path``, in file order; blank lines are skipped."""
     source = str(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except OSError as error:
         raise EvaluateError(f"{source}: cannot read: {error.strerror}") from None
+    try:
+        lines = data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError as error:
-        raise EvaluateError(f"{source}: not UTF-8 text: {error}") from None
+        raise EvaluateError(f"{source}: not UTF-8 text (byte {error.start}: {data[error.start:error.start + 1]!r})") from None
     return [_record(source, number, raw, layout) for number, raw in enumerate(lines, start=1) if raw.strip()]
 
 
-def match_outputs(outputs: Sequence[Output], gold: Sequence[Sentence], source: str) -> list[Output]:
-    """The outputs in gold order: by id when the file has ids, else by position (counts must agree)."""
+def match_outputs(outputs: Sequence[Output], gold: Sequence[Sentence], source: str, limit: int | None = None) -> list[Output]:
+    """The outputs in gold order: by id when the file has ids, else by position (counts must agree).
+
+    ``limit`` is the recipe's cut of the gold split, named in the error when the counts differ by it.
+    """
     with_id = [o for o in outputs if o.id is not None]
     if not with_id:
         if len(outputs) != len(gold):
@@ -100,6 +119,8 @@ def match_outputs(outputs: Sequence[Output], gold: Sequence[Sentence], source: s
             docstarts = sum(1 for s in gold if s.is_docstart)
             if docstarts and len(outputs) == len(gold) - docstarts:
                 hint = " (the gold counts -DOCSTART- lines as sentences; try --docstart skip)"
+            elif limit and len(outputs) > len(gold) == limit:
+                hint = f" (the recipe's data.limit keeps only the first {limit} gold sentences)"
             elif not docstarts and len(outputs) > len(gold):
                 hint = " (if the outputs include -DOCSTART- lines, try --docstart keep)"
             raise EvaluateError(f"{source}: {len(outputs)} outputs for {len(gold)} gold sentences{hint}")
@@ -142,13 +163,26 @@ def reference_mismatches(formatter: Formatter, gold: Sequence[Sentence], outputs
     ]
 
 
+def mismatch_warning(formatter: Formatter, mismatched: Sequence[Output], total: int, source: str) -> str:
+    return (
+        f"{len(mismatched)} of {total} reference targets ('label') differ from the gold rendered as "
+        f"{formatter.name}, first on {source}:{mismatched[0].line}; is the file in gold order?"
+    )
+
+
 def evaluate_outputs(
-    path: Path, gold: Sequence[Sentence], formatter: Formatter, scorers: Sequence[Scorer], layout: Layout = "auto"
-) -> tuple[list[Prediction], dict[str, Any], list[Output]]:
-    """Read, match, parse and score; return the predictions, the results and reference mismatches."""
-    outputs = match_outputs(read_outputs(path, layout), gold, str(path))
+    path: Path, gold: Sequence[Sentence], formatter: Formatter, scorers: Sequence[Scorer], layout: Layout = "auto",
+    limit: int | None = None,
+) -> tuple[list[Prediction], dict[str, Any]]:
+    """Read, match, parse and score; the results carry ``warnings`` when the score is not to be trusted."""
+    outputs = match_outputs(read_outputs(path, layout), gold, str(path), limit)
     predictions = parse_outputs(formatter, gold, outputs)
-    return predictions, score(scorers, gold, predictions), reference_mismatches(formatter, gold, outputs)
+    results = score(scorers, gold, predictions)
+    mismatched = reference_mismatches(formatter, gold, outputs)
+    results["counts"]["reference_mismatches"] = len(mismatched)
+    if mismatched:
+        results["warnings"].append(mismatch_warning(formatter, mismatched, len(gold), str(path)))
+    return predictions, results
 
 
 def write_reports(
@@ -159,53 +193,81 @@ def write_reports(
     predictions: Sequence[Prediction],
     with_html: bool = True,
 ) -> list[Path]:
-    """Write metrics.json, report.md, predictions.jsonl and (optionally) report.html into ``folder``."""
+    """Write predictions.jsonl, report.md, (optionally) report.html and, last, metrics.json into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "metrics.json", results)
-    (folder / "report.md").write_text(markdown_report(title, scorers, results), encoding="utf-8")
-    with (folder / "predictions.jsonl").open("w", encoding="utf-8") as handle:
-        for prediction in predictions:
-            handle.write(json.dumps(prediction_to_json(prediction), ensure_ascii=False) + "\n")
-    written = [folder / "metrics.json", folder / "report.md", folder / "predictions.jsonl"]
-    if with_html:
-        (folder / "report.html").write_text(html_report(title, scorers, results), encoding="utf-8")
-        written.append(folder / "report.html")
-    return written
+    (folder / "metrics.json").unlink(missing_ok=True)
+    write_text(folder / "predictions.jsonl", "".join(prediction_line(p) for p in predictions))
+    if not with_html:
+        (folder / "report.html").unlink(missing_ok=True)
+    written = write_report(folder / "metrics.json", folder / "report", title, scorers, results, with_html)
+    return [*written, folder / "predictions.jsonl"]
 
 
-def _labels(names: str | None) -> list[Label]:
-    if names is None:
-        return list(CONLL2003_LABELS)
-    known = {label.name: label for label in CONLL2003_LABELS}
-    return [known.get(name, Label(name)) for name in (n.strip() for n in names.split(",")) if name]
+def _recipe(
+    recipe_path: Path | None, reader: str | None, format_name: str | None, labels: str | None, scorer_names: Sequence[str],
+    scheme: str | None, docstart: str | None,
+) -> Recipe:
+    """The recipe evaluate works under: the given one (or defaults), with the command's flags applied."""
+    if recipe_path is not None:
+        recipe = load_recipe(recipe_path)
+        validate_components(recipe, str(recipe_path))
+    else:
+        recipe = Recipe(data=DataConfig(), scorers=[ComponentConfig(name=name) for name in DEFAULT_SCORERS])
+    update: dict[str, Any] = {}
+    data = recipe.data
+    if reader is not None and reader != data.reader.name:
+        data = data.model_copy(update={"reader": ComponentConfig(name=reader)})
+    options = {key: value for key, value in {"scheme": scheme, "docstart": docstart}.items() if value}
+    if options:
+        data = data.model_copy(update={"reader": ComponentConfig(name=data.reader.name, options={**data.reader.options, **options})})
+    update["data"] = data
+    if format_name is not None:
+        update["format"] = recipe.format.model_copy(update={"name": format_name, "options": {}, "instruction": None})
+    if labels is not None:
+        known = {label.name: label for label in CONLL2003_LABELS}
+        names = [n.strip() for n in labels.split(",") if n.strip()]
+        update["labels"] = [
+            LabelConfig(name=n, gloss=known[n].gloss, description=known[n].description) if n in known else LabelConfig(name=n)
+            for n in names
+        ]
+    if scorer_names:
+        update["scorers"] = [ComponentConfig(name=name) for name in scorer_names]
+    recipe = recipe.model_copy(update=update)
+    validate_components(recipe, "command line" if recipe_path is None else str(recipe_path))
+    return recipe
 
 
 @click.command()
 @click.argument("outputs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Gold CoNLL file. [default: the recipe's SPLIT file]")
+              help="Gold corpus file. [default: the recipe's SPLIT file]")
 @click.option("--recipe", "recipe_path", type=click.Path(path_type=Path),
-              help="Take the format (with options), labels, scorers and data settings from this recipe.")
+              help="Take the reader, format (with options), labels, scorers and data settings from this recipe.")
 @click.option("--split", type=click.Choice(["test", "dev", "train"]), default="test", show_default=True,
               help="Which of the recipe's files is the gold, when --gold is not given.")
+@click.option("--reader", help="Reader plugin for the gold file, e.g. conll, jsonl. [default: the recipe's, else conll]")
 @click.option("--format", "format_name", help="Output format plugin that parses the outputs. [default: the recipe's, else bracketed]")
 @click.option("--labels", help="Comma-separated label set, e.g. PER,LOC. [default: the recipe's, else ORG,PER,LOC,MISC]")
 @click.option("--scorer", "scorer_names", multiple=True,
               help=f"Scorer plugin (repeatable). [default: the recipe's, else {', '.join(DEFAULT_SCORERS)}]")
 @click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
               help="jsonl: {\"output\", \"id\"?} per line; llamafactory: generated_predictions.jsonl; auto: by the fields.")
-@click.option("--scheme", type=click.Choice([s.value for s in Scheme]), help="Tag scheme of --gold. [default: the recipe's, else IOB1]")
+@click.option("--scheme", type=click.Choice([s.value for s in Scheme]), help="Tag scheme of a CoNLL gold file. [default: the recipe's, else IOB1]")
 @click.option("--docstart", type=click.Choice(["skip", "keep"]),
               help="Whether -DOCSTART- lines count as sentences with an output each. [default: the recipe's, else skip]")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for metrics.json, report.md, report.html, predictions.jsonl. [default: OUTPUTS without suffix + '.eval']")
 @click.option("--html/--no-html", "with_html", default=True, show_default=True, help="Also write report.html.")
 @click.option("--title", help="Report title. [default: the outputs file name]")
+@click.option("--max-unparsed", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Exit with status 1 (after writing) when more than this share of outputs cannot be read, "
+              "or of LLaMA-Factory references differ from the gold.")
 def evaluate(
     outputs: Path,
     gold: Path | None,
     recipe_path: Path | None,
     split: str,
+    reader: str | None,
     format_name: str | None,
     labels: str | None,
     scorer_names: tuple[str, ...],
@@ -215,8 +277,9 @@ def evaluate(
     output_dir: Path | None,
     with_html: bool,
     title: str | None,
+    max_unparsed: float,
 ) -> None:
-    """Score existing model OUTPUTS (JSON Lines) against a gold CoNLL file; nothing is trained.
+    """Score existing model OUTPUTS (JSON Lines) against a gold corpus file; nothing is trained.
 
     OUTPUTS holds one model output per gold sentence: either {"output": ..., "id": ...}
     per line (the id, e.g. eng.testb:12, is optional; without it lines follow the gold
@@ -227,50 +290,36 @@ def evaluate(
       ner-toolkit evaluate preds.jsonl --gold eng.testb --format bracketed
       ner-toolkit evaluate generated_predictions.jsonl --recipe recipes/qwen.yaml
     """
-    try:
-        recipe = None
-        if recipe_path is not None:
-            recipe = load_recipe(recipe_path)
-            validate_components(recipe, str(recipe_path))
-        label_set = _labels(labels) if labels is not None or recipe is None else recipe.label_set()
+    folder = output_dir or outputs.with_suffix(".eval")
+    for name in REPORT_FILES:
+        if (folder / name).resolve() == outputs.resolve():
+            raise click.ClickException(f"{outputs} is the outputs file and would be overwritten by {name}; choose another -o folder")
+    with reported(EvaluateError, RecipeError, CoNLLFormatError, plugins.PluginError, ValueError, OSError):
+        recipe = _recipe(recipe_path, reader, format_name, labels, scorer_names, scheme, docstart)
+        limit = None
         if gold is not None:
-            data = recipe.data if recipe else None
-            sentences = read_conll(
-                gold,
-                scheme or (data.scheme if data else Scheme.IOB1),
-                data.tag_column if data else -1,
-                docstart or (data.docstart if data else "skip"),  # type: ignore[arg-type]
-            )
-        elif recipe is not None and recipe.data.path(split) is not None:
-            overrides = {key: value for key, value in {"scheme": scheme, "docstart": docstart}.items() if value}
-            data = recipe.data.model_copy(update=overrides)
-            sentences = load_split(recipe.model_copy(update={"data": data}), split)
+            sentences = make_reader(recipe).read(gold)
+        elif recipe_path is not None and recipe.data.path(split) is not None:
+            sentences = load_split(recipe, split)
+            limit = recipe.data.limit.get(split)
         else:
             raise click.UsageError("give the gold file with --gold, or a recipe whose data names the split")
-        format_options = recipe.format.options if recipe and not format_name else {}
-        instruction = recipe.format.instruction if recipe and not format_name else None
-        formatter = plugins.get_formatter(format_name or (recipe.format.name if recipe else "bracketed"))(
-            label_set, instruction=instruction, **format_options
-        )
-        names = [label.name for label in label_set]
-        if scorer_names or recipe is None:
-            scorers = [plugins.get_scorer(name)(names) for name in scorer_names or DEFAULT_SCORERS]
-        else:
-            scorers = [plugins.get_scorer(s.name)(names, **s.options) for s in recipe.scorers]
-        predictions, results, mismatched = evaluate_outputs(outputs, sentences, formatter, scorers, layout)
-    except (EvaluateError, RecipeError, CoNLLFormatError, plugins.PluginError, ValueError, OSError) as error:
-        raise click.ClickException(str(error)) from None
-    if mismatched:
-        click.echo(
-            f"warning: {len(mismatched)} of {len(sentences)} reference targets ('label') differ from the gold "
-            f"rendered as {formatter.name}, first on {outputs}:{mismatched[0].line}; is the file in gold order?",
-            err=True,
-        )
-    folder = output_dir or outputs.with_suffix(".eval")
+        formatter = make_formatter(recipe)
+        scorers = make_scorers(recipe)
+        predictions, results = evaluate_outputs(outputs, sentences, formatter, scorers, layout, limit)
+    for warning in results["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     written = write_reports(folder, title or outputs.name, scorers, results, predictions, with_html)
     for line in summary_lines(results):
         click.echo(line)
     click.echo("wrote " + ", ".join(str(path) for path in written))
+    total = max(1, len(sentences))
+    worst = max(results["counts"]["unparsed_outputs"], results["counts"]["reference_mismatches"]) / total
+    if worst > max_unparsed:
+        raise click.ClickException(
+            f"{worst:.0%} of the outputs could not be read or are out of gold order (over --max-unparsed {max_unparsed:g}); "
+            "the scores above are not to be trusted"
+        )
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:

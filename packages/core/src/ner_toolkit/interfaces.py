@@ -130,9 +130,41 @@ class Plugin:
         return []
 
     @classmethod
+    def recipe_warnings(cls, recipe: Any) -> list[str]:
+        """Settings that are valid but do nothing here (an option of another mode), as ``field.path: message``."""
+        return []
+
+    @classmethod
     def summary(cls) -> str:
         """The first line of the class docstring, for ``ner-toolkit plugins``."""
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+class Reader(Plugin, ABC):
+    """Reads a corpus file into sentences with gold spans; an error names the file and line."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = self.Options.model_validate(options)
+
+    @abstractmethod
+    def read(self, path: Path) -> list[Sentence]:
+        """Every sentence of ``path`` in file order, with ids that locate it (``file:line``)."""
+
+
+class Tokenizer(Plugin, ABC):
+    """Splits raw text into sentences of tokens, keeping each token's character offsets."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = self.Options.model_validate(options)
+
+    @abstractmethod
+    def tokenize(self, text: str) -> list[tuple[int, int]]:
+        """The ``(start, end)`` characters of each token of ``text``, in order; no token holds whitespace."""
+
+    def sentences(self, text: str) -> list[list[tuple[int, int]]]:
+        """The tokens grouped into sentences; the default keeps the text as one sentence."""
+        tokens = self.tokenize(text)
+        return [tokens] if tokens else []
 
 
 class Formatter(Plugin, ABC):
@@ -167,6 +199,10 @@ class Formatter(Plugin, ABC):
         A format that returns markup gets constrained and speculative decoding for free.
         """
         return None
+
+    def writes_nested(self) -> bool:
+        """Whether spans may nest or overlap in this format's outputs; the default reads a ``nested`` option."""
+        return bool(getattr(self.options, "nested", False))
 
     def render_input(self, tokens: Sequence[str]) -> str:
         """The model input for a sentence: its tokens joined by single spaces."""
@@ -212,6 +248,13 @@ class Trainer(Plugin, ABC):
     def __init__(self, **options: Any) -> None:
         self.options = self.Options.model_validate(options)
 
+    def reads_eval(self) -> bool:
+        """Whether ``train`` uses its ``eval`` examples (a change of the dev split then retrains)."""
+        return True
+
+    def close(self) -> None:
+        """Free what training left in memory (models, optimizer, accelerator caches); called after ``train``."""
+
     @abstractmethod
     def train(
         self,
@@ -224,11 +267,28 @@ class Trainer(Plugin, ABC):
 
 
 class Predictor(Plugin, ABC):
-    """Generates raw model outputs for examples (their ``output`` is ignored)."""
+    """Generates raw model outputs for examples (their ``output`` is ignored).
+
+    A predictor is used as a context manager: ``open`` loads the model once, every call of
+    ``generate`` (one per split, or per batch of documents) reuses it, ``close`` frees it.
+    """
 
     def __init__(self, model: ModelSpec, adapter: Path | None, formatter: Formatter, **options: Any) -> None:
         self.model, self.adapter, self.formatter = model, adapter, formatter
         self.options = self.Options.model_validate(options)
+
+    def open(self) -> None:
+        """Load what ``generate`` needs (weights, tokenizer); called once. The default loads nothing."""
+
+    def close(self) -> None:
+        """Free what ``open`` loaded. The default frees nothing."""
+
+    def __enter__(self) -> Predictor:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @abstractmethod
     def generate(self, examples: Sequence[Example]) -> Iterator[tuple[int, str]]:

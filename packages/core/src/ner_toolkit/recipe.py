@@ -18,9 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .interfaces import ModelSpec
 from .labels import CONLL2003_LABELS, Label
-from .schemes import Scheme
 
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^${}]*))?\}")
 SPLITS = ("train", "dev", "test")
 
 
@@ -32,17 +31,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ComponentConfig(_Strict):
+    """A plugin by name plus its options (validated by the plugin's ``Options`` model)."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+def _name_as_component(value: Any) -> Any:
+    """``conll`` is short for ``{name: conll}``."""
+    return {"name": value} if isinstance(value, str) else value
+
+
 class DataConfig(_Strict):
-    """Which CoNLL files to read and how."""
+    """Which corpus files to read, with which reader plugin."""
 
     dir: Path = Field(Path("."), description="folder the split file names are relative to")
+    reader: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="conll"))
     train: str | None = None
     dev: str | None = None
     test: str | None = None
-    scheme: Scheme = Scheme.IOB1
-    tag_column: int = -1
-    docstart: str = Field("skip", pattern="^(skip|keep)$")
     limit: dict[str, int] = Field(default_factory=dict, description="first N sentences of a split")
+
+    @field_validator("reader", mode="before")
+    @classmethod
+    def _reader_by_name(cls, value: Any) -> Any:
+        return _name_as_component(value)
 
     @field_validator("limit")
     @classmethod
@@ -66,13 +80,6 @@ class LabelConfig(_Strict):
 
     def to_label(self) -> Label:
         return Label(self.name, self.gloss, self.description)
-
-
-class ComponentConfig(_Strict):
-    """A plugin by name plus its options (validated by the plugin's ``Options`` model)."""
-
-    name: str
-    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class FormatConfig(ComponentConfig):
@@ -125,32 +132,64 @@ class Recipe(_Strict):
     @field_validator("scorers", mode="before")
     @classmethod
     def _names_as_components(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"name": item} if isinstance(item, str) else item for item in value]
-        return value
+        return [_name_as_component(item) for item in value] if isinstance(value, list) else value
+
+    @field_validator("trainer", "predictor", mode="before")
+    @classmethod
+    def _component_by_name(cls, value: Any) -> Any:
+        return _name_as_component(value)
 
     def label_set(self) -> list[Label]:
         return [label.to_label() for label in self.labels]
 
 
 def interpolate(value: Any, where: str = "") -> Any:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML tree."""
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML tree.
+
+    As in a shell, the default is used when VAR is unset or empty, and a default may itself
+    read a variable (``${A:-${B}}``): the innermost reference is replaced first.
+    """
     if isinstance(value, str):
 
         def replace(match: re.Match[str]) -> str:
             variable, default = match.group(1), match.group(2)
-            if variable in os.environ:
+            if os.environ.get(variable):
                 return os.environ[variable]
-            if default is None:
-                raise RecipeError(f"{where or 'value'}: environment variable {variable} is not set and has no default")
-            return default
+            if default is not None:
+                return default
+            if variable in os.environ:
+                return ""
+            raise RecipeError(f"{where or 'value'}: environment variable {variable} is not set and has no default")
 
-        return _VARIABLE.sub(replace, value)
+        while True:
+            replaced = _VARIABLE.sub(replace, value)
+            if replaced == value:
+                break
+            value = replaced
+        if "${" in value:
+            raise RecipeError(f"{where or 'value'}: cannot read {value!r}: expected ${{VAR}} or ${{VAR:-default}}")
+        return value
     if isinstance(value, Mapping):
         return {key: interpolate(item, f"{where}.{key}" if where else str(key)) for key, item in value.items()}
     if isinstance(value, list):
         return [interpolate(item, f"{where}[{i}]") for i, item in enumerate(value)]
     return value
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping, naming both lines."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in first:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice, on lines {first[key]} and {line}", key_node.start_mark
+                )
+            first[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def apply_overrides(tree: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -214,7 +253,7 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
     except OSError as error:
         raise RecipeError(f"{source}: cannot read recipe: {error.strerror}") from None
     try:
-        tree = yaml.safe_load(text)
+        tree = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:
         raise RecipeError(f"{source}: not valid YAML: {error}") from None
     if not isinstance(tree, dict):
@@ -230,17 +269,23 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
         raise RecipeError(format_validation_error(source, error)) from None
 
 
-def validate_components(recipe: Recipe, source: str) -> None:
-    """Check that every named plugin exists and accepts its options, before any work starts."""
+def validate_components(recipe: Recipe, source: str) -> list[str]:
+    """Check that every named plugin exists and accepts its options, before any work starts.
+
+    Raises ``RecipeError`` listing every problem; returns warnings about settings that are
+    valid but do nothing in the chosen mode, each as ``file: field.path: message``.
+    """
     from . import plugins
 
     checks: list[tuple[str, plugins.Kind, ComponentConfig | None]] = [
+        ("data.reader", "reader", recipe.data.reader),
         ("format", "format", recipe.format),
         ("trainer", "trainer", recipe.trainer),
         ("predictor", "predictor", recipe.predictor),
     ]
     checks += [(f"scorers.{i}", "scorer", scorer) for i, scorer in enumerate(recipe.scorers)]
     problems: list[str] = []
+    warnings: list[str] = []
     for where, kind, config in checks:
         if config is None:
             continue
@@ -260,7 +305,28 @@ def validate_components(recipe: Recipe, source: str) -> None:
                 problems.append(f"  {source}: {where}.options.{path}: {message}")
             continue
         problems += [f"  {source}: {problem}" for problem in cls.check_recipe(recipe)]
+        warnings += [f"{source}: {warning}" for warning in cls.recipe_warnings(recipe)]
     if (recipe.trainer or recipe.predictor) and recipe.model is None:
         problems.append(f"  {source}: model: required when a trainer or predictor is set")
+    if problems:
+        raise RecipeError(f"{source}: invalid recipe ({len(problems)} error(s))\n" + "\n".join(problems))
+    return warnings
+
+
+def check_paths(recipe: Recipe, source: str) -> None:
+    """Every data file exists and the output folder can be written, before any work starts."""
+    problems = []
+    for split in SPLITS:
+        path = recipe.data.path(split)
+        if path is not None and not path.is_file():
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            problems.append(f"  {source}: data.{split}: {path} {what}")
+    out = recipe.output_dir
+    if out.exists() and not out.is_dir():
+        problems.append(f"  {source}: output_dir: {out} is a file, not a folder")
+    else:
+        existing = next(folder for folder in (out, *out.absolute().parents) if folder.exists())
+        if not os.access(existing, os.W_OK | os.X_OK):
+            problems.append(f"  {source}: output_dir: {out} cannot be written ({existing} is read-only)")
     if problems:
         raise RecipeError(f"{source}: invalid recipe ({len(problems)} error(s))\n" + "\n".join(problems))

@@ -11,11 +11,34 @@ from typing import Any
 from .interfaces import Scorer
 
 
-def write_json(path: Path, data: Any) -> None:
+def write_text(path: Path, text: str) -> None:
+    """Write a file atomically: a reader (or a kill) sees the old file or the new one, never a torn one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_report(
+    metrics: Path, report: Path, title: str, scorers: Sequence[Scorer], results: dict[str, Any], with_html: bool = True
+) -> list[Path]:
+    """Write the numbers (``metrics``, JSON), then ``report`` with ``.md`` and ``.html``; return the paths written.
+
+    The Markdown and HTML files are written first and the metrics last, so a run killed
+    in between leaves no metrics file beside reports of another run.
+    """
+    metrics.unlink(missing_ok=True)
+    written = [report.with_suffix(".md")]
+    write_text(written[0], markdown_report(title, scorers, results))
+    if with_html:
+        written.append(report.with_suffix(".html"))
+        write_text(written[1], html_report(title, scorers, results))
+    write_json(metrics, results)
+    return [metrics, *written]
 
 
 def markdown_report(title: str, scorers: Sequence[Scorer], results: dict[str, Any]) -> str:
@@ -28,6 +51,8 @@ def markdown_report(title: str, scorers: Sequence[Scorer], results: dict[str, An
         f"{c['sentences_with_diagnostics']} sentences with parse diagnostics.",
         "",
     ]
+    for warning in results.get("warnings", []):
+        lines += [f"> **Warning:** {warning}", ""]
     if c["diagnostics"]:
         lines += ["| diagnostic | count |", "| --- | --- |"]
         lines += [f"| {kind} | {n} |" for kind, n in c["diagnostics"].items()]

@@ -36,11 +36,21 @@ class Sentence:
     tokens: tuple[str, ...]
     spans: tuple[Span, ...] = ()
     document_id: str | None = None
+    offsets: tuple[tuple[int, int], ...] = ()
+    """Each token's ``(start, end)`` characters in the text it was read from; empty for token-only corpora."""
 
     def __post_init__(self) -> None:
         for span in self.spans:
             if span.end > len(self.tokens):
                 raise ValueError(f"sentence {self.id}: span {span} ends past its {len(self.tokens)} tokens")
+        if self.offsets and len(self.offsets) != len(self.tokens):
+            raise ValueError(f"sentence {self.id}: {len(self.offsets)} offsets for {len(self.tokens)} tokens")
+
+    def char_span(self, span: Span) -> tuple[int, int]:
+        """The characters a span covers in the original text (needs ``offsets``)."""
+        if not self.offsets:
+            raise ValueError(f"sentence {self.id} was read without character offsets")
+        return self.offsets[span.start][0], self.offsets[span.end - 1][1]
 
     @property
     def text(self) -> str:

@@ -8,6 +8,7 @@ discards everything after the first newline anyway).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,12 +50,29 @@ def newline_token_ids(tokenizer: Any) -> list[int]:
     return sorted(ids)
 
 
+@dataclass
+class _Loaded:
+    """What ``open`` loads once and every ``generate`` call reuses."""
+
+    model: Any
+    tokenizer: Any
+    device: str
+    end_of_turn: int
+    stop_ids: list[int]
+    trie: Any
+
+
 class TransformersPredictor(Predictor):
     """Batched greedy generation with transformers (left padding, KV cache, length-sorted batches)."""
 
     name = "transformers"
     Options = TransformersOptions
     options: TransformersOptions
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: _Loaded | None = None
+        self.loads = 0  # how many times ``open`` loaded the model: once per run
 
     @classmethod
     def check_recipe(cls, recipe: Any) -> list[str]:
@@ -71,7 +89,30 @@ class TransformersPredictor(Predictor):
             return []
         return [f"predictor.options.decoding: {decoding} decoding needs an inline format (bracketed, xml), not {recipe.format.name!r}"]
 
-    def _load(self) -> tuple[Any, Any, str]:
+    @classmethod
+    def recipe_warnings(cls, recipe: Any) -> list[str]:
+        """Options set in the recipe that the chosen decoding mode ignores."""
+        given = recipe.predictor.options
+        decoding = cls.Options.model_validate(given).decoding
+        ignored = {
+            "max_new_tokens": decoding != "plain",
+            "new_tokens_per_input_token": decoding != "plain",
+            "stop_at_newline": decoding != "plain",
+            "draft_tokens": decoding != "speculative",
+            "pause_at_names": decoding != "speculative",
+        }
+        why = {"max_new_tokens": "the copy grammar bounds constrained outputs", "new_tokens_per_input_token": "the copy grammar bounds constrained outputs",
+               "stop_at_newline": "constrained outputs hold no newline", "draft_tokens": "drafts are made only by speculative decoding",
+               "pause_at_names": "drafts are made only by speculative decoding"}
+        return [
+            f"predictor.options.{name}: has no effect with decoding: {decoding} ({why[name]})"
+            for name, unused in ignored.items() if unused and name in given
+        ]
+
+    def open(self) -> None:
+        """Load the model (merging an adapter), the tokenizer and, once per tokenizer, its vocabulary tables."""
+        if self._loaded is not None:
+            return
         import torch
 
         o = self.options
@@ -94,20 +135,44 @@ class TransformersPredictor(Predictor):
             model = load_model(self.model, dtype, device)
         model.eval()
         tokenizer.padding_side = "left"
-        return model, tokenizer, device
+        layout = self.model.chat_template
+        end_of_turn = end_of_turn_id(tokenizer, layout)
+        stop_ids = {end_of_turn, tokenizer.eos_token_id}
+        if o.stop_at_newline and o.decoding == "plain":
+            stop_ids.update(newline_token_ids(tokenizer))
+        trie = None
+        if o.decoding != "plain":
+            from .constrained import VocabTrie
+
+            trie = VocabTrie.from_tokenizer(tokenizer)
+        self.loads += 1
+        self._loaded = _Loaded(model, tokenizer, device, end_of_turn, sorted(i for i in stop_ids if i is not None), trie)
+
+    def close(self) -> None:
+        """Drop the model and tables; on a GPU, hand its cached memory back."""
+        if self._loaded is None:
+            return
+        device = self._loaded.device
+        self._loaded = None
+        import gc
+
+        gc.collect()
+        if device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
 
     def generate(self, examples: Sequence[Example]) -> Iterator[tuple[int, str]]:
         import torch
 
         if not examples:
             return
+        self.open()
+        assert self._loaded is not None
         o = self.options
-        model, tokenizer, device = self._load()
+        model, tokenizer, device = self._loaded.model, self._loaded.tokenizer, self._loaded.device
+        stop = self._loaded.stop_ids
         layout = self.model.chat_template
-        stop_ids = {end_of_turn_id(tokenizer, layout), tokenizer.eos_token_id}
-        if o.stop_at_newline:
-            stop_ids.update(newline_token_ids(tokenizer))
-        stop = sorted(i for i in stop_ids if i is not None)
         prompts = [prompt_ids(tokenizer, example, layout, self.model.system_prompt) for example in examples]
         input_lengths = [len(tokenizer(e.input, add_special_tokens=False)["input_ids"]) for e in examples]
         order = sorted(range(len(examples)), key=lambda i: -len(prompts[i]))
@@ -115,7 +180,7 @@ class TransformersPredictor(Predictor):
 
         progress = tqdm(total=len(examples), unit="sent", desc="generate", disable=not o.progress)
         if o.decoding != "plain" or o.prefix_cache:
-            yield from self._copy_decode(model, tokenizer, examples, prompts, input_lengths, stop, progress)
+            yield from self._copy_decode(examples, prompts, input_lengths, progress)
             return
         for start in range(0, len(order), o.batch_size):
             batch = order[start : start + o.batch_size]
@@ -141,17 +206,18 @@ class TransformersPredictor(Predictor):
         progress.close()
 
     def _copy_decode(
-        self, model: Any, tokenizer: Any, examples: Sequence[Example], prompts: list[list[int]],
-        input_lengths: list[int], stop: list[int], progress: Any,
+        self, examples: Sequence[Example], prompts: list[list[int]], input_lengths: list[int], progress: Any,
     ) -> Iterator[tuple[int, str]]:
         """Prefix caching, constrained or speculative decoding (``copy_decoding``)."""
         from .copy_decoding import CopyDecoder
 
         o = self.options
+        loaded = self._loaded
+        assert loaded is not None
         decoder = CopyDecoder(
-            model, tokenizer, self.formatter, decoding=o.decoding, prefix_cache=o.prefix_cache,
+            loaded.model, loaded.tokenizer, self.formatter, decoding=o.decoding, prefix_cache=o.prefix_cache,
             batch_size=o.batch_size, draft_tokens=o.draft_tokens, pause_at_names=o.pause_at_names,
-            end_of_turn=end_of_turn_id(tokenizer, self.model.chat_template), stop_ids=stop,
+            end_of_turn=loaded.end_of_turn, stop_ids=loaded.stop_ids, trie=loaded.trie,
         )
         caps = [o.max_new_tokens or int(o.new_tokens_per_input_token * n) + 16 for n in input_lengths]
         yield from decoder.generate(prompts, examples, caps, on_batch=progress.update)

@@ -24,6 +24,7 @@ class SlashTags(Formatter):
     def parse(self, output: str, tokens: Sequence[str]) -> ParseResult:
         words = output.split("\n", 1)[0].split()
         diagnostics: list[Diagnostic] = []
+        unknown: list[Mention] = []  # entities read with a label outside the set: reported, not scored
         tags: list[str] = []
         for i, token in enumerate(tokens):
             if i >= len(words):
@@ -36,6 +37,7 @@ class SlashTags(Formatter):
             try:
                 prefix_label = tag.partition("-")[2]
                 if tag != "O" and prefix_label not in self.label_names:
+                    unknown.append(Mention(token, prefix_label))
                     raise TagError(f"unknown label in {tag!r}", i)
                 tags_to_spans([tag], "IOB2")
                 tags.append(tag)
@@ -45,8 +47,9 @@ class SlashTags(Formatter):
         if len(words) != len(tokens):
             diagnostics.append(Diagnostic("length_mismatch", f"{len(words)} words for {len(tokens)} tokens"))
         spans = tuple(tags_to_spans(tags, "IOB2"))
-        mentions = tuple(Mention(" ".join(tokens[s.start : s.end]), s.label) for s in spans)
-        return ParseResult(spans, tuple(diagnostics), mentions, copied_input=not diagnostics)
+        mentions = tuple(Mention(" ".join(tokens[s.start : s.end]), s.label) for s in spans) + tuple(unknown)
+        copied = not any(d.kind in ("text_mismatch", "length_mismatch") for d in diagnostics)
+        return ParseResult(spans, tuple(diagnostics), mentions, copied_input=copied)
 
 
 @hookimpl
