@@ -128,3 +128,68 @@ def test_stats_command_reports_a_malformed_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["stats", str(path)])
     assert result.exit_code == 1
     assert "bad.conll:2:" in result.output
+
+
+LINES = "-DOCSTART- -X- -X- O\n\nJapan NNP B-NP I-LOC\nwin VB B-VP O\n\nChina NNP I-NP I-LOC\nlost VBD I-VP O\n\n"
+
+
+def test_a_line_without_its_tag_column_is_an_error_not_an_np_entity(tmp_path: Path) -> None:
+    """Read with the chunk column as its tag, ``China NNP I-NP`` used to become an entity of type NP."""
+    path = tmp_path / "short.conll"
+    path.write_text(LINES.replace("China NNP I-NP I-LOC", "China NNP I-NP"))
+    with pytest.raises(CoNLLFormatError) as error:
+        read_conll(path)
+    assert str(error.value).startswith("short.conll:6: 3 column(s) where line 3, the first token line, has 4")
+    with pytest.raises(CoNLLFormatError, match=r"^short\.conll:6: "):
+        corpus_stats(path)
+
+
+def test_a_first_line_without_its_tag_column_is_named_too(tmp_path: Path) -> None:
+    path = tmp_path / "short.conll"
+    path.write_text(LINES.replace("Japan NNP B-NP I-LOC", "Japan NNP B-NP"))
+    with pytest.raises(CoNLLFormatError, match=r"^short\.conll:4: 4 column\(s\) where line 3, the first token line, has 3"):
+        read_conll(path)
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_docstart(tmp_path: Path) -> None:
+    path = tmp_path / "bom.conll"
+    path.write_bytes(b"\xef\xbb\xbf" + LINES.encode())
+    plain = tmp_path / "plain.conll"
+    plain.write_text(LINES)
+    sentences = read_conll(path)
+    assert [s.tokens for s in sentences] == [("Japan", "win"), ("China", "lost")]
+    assert sentences == [Sentence(s.id.replace("plain", "bom"), s.tokens, s.spans, s.document_id.replace("plain", "bom"))
+                         for s in read_conll(plain)]
+    stats = corpus_stats(path)
+    assert (stats.documents, stats.sentences, stats.tokens) == (1, 2, 4)
+    assert read_conll(path, docstart="keep")[0].is_docstart
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "offset", "fragment"),
+    [
+        ("Japan NNP B-NP I-LOC\n\nS\xe3o NNP I-NP I-LOC\n".encode("latin-1"), 3, 23, "byte 0xe3, which is not UTF-8"),
+        (b"Japan NNP B-NP I-LOC\n\x89PNG\r\n\x1a\n\x00\x00", 2, 21, "byte 0x89, which is not UTF-8"),
+        (b"Japan NNP B-NP I-LOC\nwin\x00 VB B-VP O\n", 2, 24, "a NUL byte"),
+    ],
+)
+def test_text_that_is_not_utf8_is_an_error_naming_file_line_and_offset(
+    tmp_path: Path, data: bytes, line: int, offset: int, fragment: str
+) -> None:
+    path = tmp_path / "latin.conll"
+    path.write_bytes(data)
+    for read in (read_conll, corpus_stats):
+        with pytest.raises(CoNLLFormatError) as error:
+            read(path)
+        message = str(error.value)
+        assert message.startswith(f"latin.conll:{line}: ") and fragment in message
+        assert f"byte offset {offset}" in message
+
+
+def test_stats_command_reports_a_latin1_file_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "latin.conll"
+    path.write_bytes("S\xe3o NNP I-NP I-LOC\n".encode("latin-1"))
+    result = CliRunner().invoke(cli, ["stats", str(path)])
+    assert result.exit_code == 1
+    assert "latin.conll:1:" in result.output and "byte offset 1" in result.output
+    assert "Traceback" not in result.output

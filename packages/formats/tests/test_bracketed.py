@@ -113,13 +113,14 @@ def test_entity_cutting_a_token_is_not_a_span(bracketed: Bracketed) -> None:
     assert kinds(result) == [d.PARTIAL_TOKEN]
 
 
-def test_unknown_labels_are_reported_and_dropped(bracketed: Bracketed) -> None:
-    result = bracketed.parse("[EU | GPE] rejects [German | MISC] call to boycott British lamb .", EU)
-    assert result.spans == (Span(2, 3, "MISC"),)
-    assert kinds(result) == [d.UNKNOWN_LABEL]
-    kept = Bracketed(CONLL2003_LABELS, keep_unknown_labels=True).parse("[EU | GPE] rejects", EU[:2])
-    assert kept.spans == (Span(0, 1, "GPE"),)
-    assert kinds(kept) == [d.UNKNOWN_LABEL]
+def test_unknown_labels_are_reported_and_kept_for_scoring(bracketed: Bracketed) -> None:
+    """A wrong type is a wrong prediction: the span stays, so scorers count it (issue 11)."""
+    result = bracketed.parse("[EU | GPE] rejects [German | MISC] call to boycott [British | misc] lamb .", EU)
+    assert result.spans == (Span(0, 1, "GPE"), Span(2, 3, "MISC"), Span(6, 7, "misc"))
+    assert kinds(result) == [d.UNKNOWN_LABEL, d.UNKNOWN_LABEL]
+    dropped = Bracketed(CONLL2003_LABELS, keep_unknown_labels=False).parse("[EU | GPE] rejects", EU[:2])
+    assert dropped.spans == ()
+    assert kinds(dropped) == [d.UNKNOWN_LABEL]
 
 
 def test_everything_after_the_first_newline_is_discarded(bracketed: Bracketed) -> None:
@@ -135,7 +136,7 @@ def test_unbalanced_brackets(bracketed: Bracketed) -> None:
     assert result.spans == (Span(0, 1, "ORG"),)
     assert kinds(result) == [d.TEXT_MISMATCH, d.UNBALANCED_MARKUP]
     cut = bracketed.parse("[EU | ORG] rejects [German | MI", EU)
-    assert cut.spans == (Span(0, 1, "ORG"),)
+    assert cut.spans == (Span(0, 1, "ORG"), Span(2, 3, "MI"))  # a cut label is a wrong one, and scored
     assert d.UNKNOWN_LABEL in kinds(cut)
 
 

@@ -67,7 +67,7 @@ def test_records_not_in_the_input(cls) -> None:
     result = cls(CONLL2003_LABELS).parse(
         '[{"text": "Paris", "label": "LOC"}, {"text": "Bon", "label": "LOC"}, {"text": "Bonn", "label": "GPE"}]', TOKENS
     )
-    assert result.spans == ()
+    assert result.spans == (Span(5, 6, "GPE"),)  # in the input, with a wrong type: kept for scoring
     assert kinds(result)[:3] == [d.ENTITY_NOT_IN_INPUT, d.PARTIAL_TOKEN, d.UNKNOWN_LABEL]
     assert not result.copied_input
 

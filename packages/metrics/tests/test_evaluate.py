@@ -136,7 +136,9 @@ def test_docstart_keep_counts_docstart_lines(tmp_path, gold):
 def test_unknown_format_lists_the_available(tmp_path, gold):
     preds = write_jsonl(tmp_path / "preds.jsonl", OUTPUTS)
     result = run(preds, "--gold", gold, "--format", "nope")
-    assert result.exit_code == 1 and "unknown format 'nope'; available: slash-tags" in result.output
+    assert result.exit_code == 1 and "unknown format 'nope'; available: " in result.output
+    available = result.output.split("available: ", 1)[1].split("\n", 1)[0].split(", ")
+    assert "slash-tags" in available  # the formats the test loads (other test plugins may add theirs)
 
 
 def test_recipe_gives_format_labels_scorers_and_gold(tmp_path, gold):

@@ -3,10 +3,20 @@
 A file holds one token per line (columns separated by whitespace), blank lines between
 sentences, and ``-DOCSTART-`` lines between documents. Sentence ids are
 ``<file name>:<line of the first token>``, so any sentence can be found in its file.
+
+The reader is strict where a silent misreading would be easy:
+
+- every token line of a file must have as many columns as its first token line: a line
+  that lost its tag column would otherwise be read with the chunk column as its tag
+  (``I-NP``: an entity of type ``NP``, no error);
+- files are UTF-8; a leading byte-order mark is skipped (it would otherwise turn the first
+  ``-DOCSTART-`` into an ordinary token), and bytes that are not UTF-8 (Latin-1, binary)
+  or NUL bytes are an error naming the file, line and byte offset.
 """
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +37,31 @@ class CoNLLFormatError(ValueError):
         self.path, self.line = path, line
 
 
+BOM = "\ufeff"
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file (a leading BOM dropped); CoNLLFormatError for anything else.
+
+    The error names the file, the line and the byte offset of the first byte that is not
+    UTF-8 text (or of the first NUL byte, which no text file holds).
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    nul = data.find(b"\x00")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        at = error.start if nul < 0 else min(error.start, nul)
+        what = "a NUL byte (binary data?)" if at == nul else f"byte 0x{data[at]:02x}, which is not UTF-8 (Latin-1?)"
+        line = data.count(b"\n", 0, at) + 1
+        raise CoNLLFormatError(path.name, line, f"{what} at byte offset {at}; CoNLL files must be UTF-8 text") from None
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise CoNLLFormatError(path.name, line, f"a NUL byte (binary data?) at byte offset {nul}; CoNLL files must be UTF-8 text")
+    return io.StringIO(text.removeprefix(BOM), newline=None).readlines()  # universal newlines, as open() reads
+
+
 def read_conll(
     path: str | Path,
     scheme: Scheme | str = Scheme.IOB1,
@@ -39,8 +74,7 @@ def read_conll(
     ``docstart="keep"`` keeps each ``-DOCSTART-`` line as a one-token sentence with no span.
     """
     path = Path(path)
-    with path.open(encoding="utf-8") as handle:
-        return list(iter_conll(handle, path.name, scheme, tag_column, docstart))
+    return list(iter_conll(read_lines(path), path.name, scheme, tag_column, docstart))
 
 
 def iter_conll(
@@ -50,7 +84,11 @@ def iter_conll(
     tag_column: int = -1,
     docstart: DocstartMode = "skip",
 ) -> Iterable[Sentence]:
-    """Yield sentences from the lines of a CoNLL file called ``name`` (used in ids and errors)."""
+    """Yield sentences from the lines of a CoNLL file called ``name`` (used in ids and errors).
+
+    Every token line must have as many columns as the first one (see the module docstring);
+    a byte-order mark at the start of the first line is ignored.
+    """
     scheme = Scheme(scheme)
     if docstart not in ("skip", "keep"):
         raise ValueError(f"docstart must be 'skip' or 'keep', not {docstart!r}")
@@ -58,6 +96,8 @@ def iter_conll(
     tokens: list[str] = []
     tags: list[str] = []
     first_line = 0
+    width = 0  # columns of the file's first token line
+    width_line = 0
 
     def finish() -> Sentence:
         try:
@@ -68,6 +108,8 @@ def iter_conll(
         return Sentence(f"{name}:{first_line}", tuple(tokens), tuple(spans), document)
 
     for number, line in enumerate(lines, start=1):
+        if number == 1:
+            line = line.removeprefix(BOM)
         columns = line.split()
         if not columns:
             if tokens:
@@ -85,6 +127,14 @@ def iter_conll(
         if len(columns) < 2 or not -len(columns) <= tag_column < len(columns) or tag_column == 0:
             raise CoNLLFormatError(
                 name, number, f"expected a token and a tag in column {tag_column}, found {len(columns)} column(s): {line.rstrip()!r}"
+            )
+        if not width:
+            width, width_line = len(columns), number
+        elif len(columns) != width:
+            raise CoNLLFormatError(
+                name, number,
+                f"{len(columns)} column(s) where line {width_line}, the first token line, has {width} "
+                f"(a missing or extra column would shift the tag column): {line.rstrip()!r}",
             )
         if not tokens:
             first_line = number
@@ -140,8 +190,7 @@ def corpus_stats(path: str | Path, scheme: Scheme | str = Scheme.IOB1, tag_colum
     """Count documents, sentences, tokens, entities per type and raw tags of a CoNLL file."""
     path = Path(path)
     stats = CorpusStats()
-    with path.open(encoding="utf-8") as handle:
-        lines = handle.readlines()
+    lines = read_lines(path)
     for sentence in iter_conll(lines, path.name, scheme, tag_column, docstart="keep"):
         if sentence.is_docstart:
             stats.documents += 1

@@ -18,7 +18,7 @@ from ner_toolkit.spans import is_flat
 from pydantic import BaseModel, ConfigDict
 
 from . import diagnostics as d
-from .align import TokenText
+from .align import TokenText, fold
 
 
 class FormatOptions(BaseModel):
@@ -28,8 +28,11 @@ class FormatOptions(BaseModel):
 
     first_line_only: bool = True
     """Discard everything after the first newline of an output before parsing, as the reference does."""
-    keep_unknown_labels: bool = False
-    """Keep entities whose label is outside the label set (they are reported either way)."""
+    keep_unknown_labels: bool = True
+    """Keep entities whose label is outside the label set (``[Japan | COUNTRY]``, ``[China | per]``)
+    as spans, so that every scorer counts them as wrong predictions; they are reported as
+    ``unknown_label`` either way. ``False`` drops them before scoring, which hides a wrong
+    prediction (precision 1.0 where it is 0.5): only for a caller that scores them itself."""
     nested: bool = False
     """Spans may nest or overlap. Off for flat label sets such as CoNLL-2003: an entity inside
     another is then reported as ``nested_entity`` and dropped, and rendering nested spans is refused."""
@@ -55,7 +58,11 @@ class Parse:
         self.diagnostics.append(Diagnostic(kind, message))
 
     def mention(self, written: str, label: str) -> bool:
-        """Record an entity as written; False (with a diagnostic) when it cannot become a span."""
+        """Record an entity as written; False (with a diagnostic) when it cannot become a span.
+
+        A label outside the label set is reported and still kept (a predicted entity of a
+        wrong type is a wrong prediction, not nothing), unless ``keep_unknown_labels`` is off.
+        """
         if not written.strip():
             self.report(d.EMPTY_ENTITY, f"empty entity labelled {label!r}")
             return False
@@ -72,10 +79,22 @@ class Parse:
     def add(self, tokens: tuple[int, int], label: str) -> None:
         self.spans.append(Span(tokens[0], tokens[1], label))
 
+    def locate(self, written: str) -> list[tuple[int, int]]:
+        """Whole-token occurrences of an entity's text: exactly, else ignoring whitespace, else case too.
+
+        A match found only by ignoring case is reported as ``case_mismatch`` and used.
+        """
+        found = self.text.find(written)
+        if not found:
+            found = self.text.folded_occurrences(written)
+            if found:
+                self.report(d.CASE_MISMATCH, f"entity {written!r} matches the input only ignoring case")
+        return found
+
     def not_found(self, written: str) -> None:
         """Report an entity whose text is nowhere in the input as whole tokens."""
-        compact = "".join(written.split())
-        if compact and compact in "".join(self.text.text.split()):
+        compact = fold("".join(written.split()))
+        if compact and compact in fold("".join(self.text.text.split())):
             self.report(d.PARTIAL_TOKEN, f"entity {written!r} starts or ends inside an input token")
         else:
             self.report(d.ENTITY_NOT_IN_INPUT, f"entity {written!r} is not in the input")
@@ -87,11 +106,18 @@ class Parse:
         return ParseResult(tuple(sorted(spans)), tuple(self.diagnostics), tuple(self.mentions), self.copied)
 
     def _flatten(self, spans: list[Span]) -> list[Span]:
-        """Keep the longest, earliest-written spans that do not overlap; report the others."""
+        """Keep the longest, earliest-written spans that do not overlap; report the others.
+
+        Linear in the tokens covered: each token records which kept span holds it (kept
+        spans never overlap), so a span's first-kept overlapping span is found on its tokens.
+        """
         kept: list[Span] = []
+        holder: dict[int, int] = {}  # token -> index into kept
         for span in sorted(spans, key=lambda span: -len(span)):
-            other = next((k for k in kept if k.overlaps(span)), None)
+            held = [holder[t] for t in range(span.start, span.end) if t in holder]
+            other = kept[min(held)] if held else None
             if other is None:
+                holder.update((t, len(kept)) for t in range(span.start, span.end))
                 kept.append(span)
             elif other.start <= span.start and span.end <= other.end and len(span) < len(other):
                 self.report(d.NESTED_ENTITY, f"{span} lies inside {other} and the label set is flat")

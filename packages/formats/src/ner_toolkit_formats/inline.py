@@ -9,8 +9,11 @@ A format declares its ``Syntax`` (how an opener and a closer look, strictly and 
    brackets or tags in the input (``[ CORRECTED 14:06 GMT ]``) stay text. A model that
    copied its input always takes this road.
 2. Loose: otherwise pair the markup with a stack, tolerant of spacing, keep unpaired markup
-   as text, and align the remaining text to the input (``align``), mapping each entity
-   that aligns onto whole tokens.
+   as text, and align the remaining text to the input (``align``: whitespace and letter case
+   ignored), mapping each entity that aligns onto whole tokens. An output that re-spaces or
+   re-cases its input (``Soccer - [Japan | LOC] get lucky win, ...`` for ``SOCCER - JAPAN GET
+   LUCKY WIN , ...``) still counts as copied; an entity that matched only ignoring case is
+   reported as ``case_mismatch`` and kept.
 """
 
 from __future__ import annotations
@@ -201,7 +204,13 @@ class InlineFormatter(TextFormatter):
         alignment = align(loose.plain, parse.text.text)
         if not alignment.copied:
             parse.copied = False
-            parse.report(d.TEXT_MISMATCH, f"output text {loose.plain!r} differs from the input")
+            parse.report(d.TEXT_MISMATCH, f"output text {_cut(loose.plain)!r} differs from the input")
+        if alignment.capped is not None:
+            parse.report(
+                d.ALIGNMENT_CAPPED,
+                f"output of {len(loose.plain):,} characters too different from its input to align past character "
+                f"{alignment.capped:,} within the work budget",
+            )
         for start, end in loose.strays:
             if alignment.map_range(start, end) is None:
                 parse.report(d.UNBALANCED_MARKUP, f"unpaired markup {loose.plain[start:end]!r}")
@@ -223,7 +232,18 @@ class InlineFormatter(TextFormatter):
             elif tokens is None:
                 parse.report(d.PARTIAL_TOKEN, f"entity {written.strip()!r} starts or ends inside an input token")
             else:
+                if not alignment.same_text and _compact(written) != _compact(parse.text.text[chars[0] : chars[1]]):
+                    parse.report(d.CASE_MISMATCH, f"entity {written.strip()!r} matches the input only ignoring case")
                 parse.add(tokens, entity.label or "")
+
+
+def _compact(text: str) -> str:
+    return "".join(text.split())
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    """A long text shortened for a diagnostic message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _check_laminar(opening: list[Span]) -> None:

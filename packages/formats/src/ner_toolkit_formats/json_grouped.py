@@ -92,7 +92,7 @@ class JsonGrouped(JsonFormatter):
         """Put each entity on a free occurrence of its text, longest texts first."""
         placed: list[Span] = []
         for written, label in sorted(wanted, key=lambda entity: -len("".join(entity[0].split()))):
-            found = parse.text.find(written)
+            found = parse.locate(written)
             if not found:
                 parse.not_found(written)
                 continue

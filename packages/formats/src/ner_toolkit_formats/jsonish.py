@@ -1,7 +1,8 @@
 """JSON formats: lenient loading of model output, and the record-list layout two formats share.
 
-A JSON format does not copy the input, so entities are found by their text: ``TokenText.find``
-looks for it as whole tokens, exactly first and then ignoring whitespace, and each format
+A JSON format does not copy the input, so entities are found by their text: ``Parse.locate``
+looks for it as whole tokens, exactly first, then ignoring whitespace, then ignoring letter
+case too (reported as ``case_mismatch``, the entity kept), and each format
 says how to choose among several occurrences. Broken JSON (cut off, with a preamble or a
 trailing comma) is reported as ``malformed_json`` and whatever complete pieces it holds
 are used. ``copied_input`` means here that every entity's text was found in the input.
@@ -128,7 +129,7 @@ class RecordsFormatter(JsonFormatter):
             written, label = record["text"].strip(), record["label"]
             if not parse.mention(written, label):
                 continue
-            found = parse.text.find(written)
+            found = parse.locate(written)
             if not found:
                 parse.not_found(written)
             elif tokens := self._choose(record, found, parse):

@@ -19,6 +19,7 @@ diagnostics are listed by kind with example sentences.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -55,32 +56,58 @@ def _boundary_kind(gold: Span, pred: Span) -> str:
 
 
 def pair_spans(gold: list[Span], predicted: list[Span]) -> list[tuple[str, Span | None, Span | None]]:
-    """``(category, gold span, predicted span)`` for every span of one sentence (see module docstring)."""
+    """``(category, gold span, predicted span)`` for every span of one sentence (see module docstring).
+
+    Predictions are taken in order at each step; among gold spans, the earliest in ``gold``
+    wins a tie. Linear up to sorting when ``gold`` is flat and sorted (as ``prepare`` makes
+    it); any other list is paired the same way, by a scan.
+    """
     pairs: list[tuple[str, Span | None, Span | None]] = []
-    gold_left, pred_left = list(gold), []
+    unpaired: Counter[Span] = Counter(gold)
+    consumed: Counter[Span] = Counter()
+    pred_left: list[Span] = []
     for span in predicted:
-        if span in gold_left:
-            gold_left.remove(span)
+        if unpaired[span]:
+            unpaired[span] -= 1
+            consumed[span] += 1
             pairs.append(("correct", span, span))
         else:
             pred_left.append(span)
+    gold_left: list[Span] = []
+    for span in gold:  # what is left of gold, in order: a match takes the first equal gold span
+        if consumed[span]:
+            consumed[span] -= 1
+        else:
+            gold_left.append(span)
+    taken = [False] * len(gold_left)
+    by_boundaries: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for index in range(len(gold_left) - 1, -1, -1):  # popped from the end: earliest first
+        by_boundaries[gold_left[index].start, gold_left[index].end].append(index)
     rest = []
     for pred in pred_left:
-        same = next((g for g in gold_left if (g.start, g.end) == (pred.start, pred.end)), None)
-        if same is not None:
-            gold_left.remove(same)
-            pairs.append(("type", same, pred))
+        same = by_boundaries.get((pred.start, pred.end))
+        if same:
+            index = same.pop()
+            taken[index] = True
+            pairs.append(("type", gold_left[index], pred))
         else:
             rest.append(pred)
+    flat = all(a.end <= b.start for a, b in zip(gold_left, gold_left[1:]))
+    starts, ends = [g.start for g in gold_left], [g.end for g in gold_left]
     for pred in rest:
-        overlapping = [g for g in gold_left if g.overlaps(pred)]
+        if flat:  # the gold spans it overlaps are one run of the sorted list
+            candidates = range(bisect_right(ends, pred.start), bisect_left(starts, pred.end))
+        else:
+            candidates = range(len(gold_left))
+        overlapping = [i for i in candidates if not taken[i] and gold_left[i].overlaps(pred)]
         if not overlapping:
             pairs.append(("spurious", None, pred))
             continue
-        best = max(overlapping, key=lambda g: min(g.end, pred.end) - max(g.start, pred.start))
-        gold_left.remove(best)
-        pairs.append(("boundary" if best.label == pred.label else "boundary_and_type", best, pred))
-    pairs += [("missed", g, None) for g in gold_left]
+        best = max(overlapping, key=lambda i: min(gold_left[i].end, pred.end) - max(gold_left[i].start, pred.start))
+        taken[best] = True
+        g = gold_left[best]
+        pairs.append(("boundary" if g.label == pred.label else "boundary_and_type", g, pred))
+    pairs += [("missed", g, None) for g, was_taken in zip(gold_left, taken) if not was_taken]
     return pairs
 
 

@@ -3,7 +3,17 @@
 Spans go to nervaluate's ``dict`` loader as entities with inclusive ends, after the same
 flattening as seqeval (see ``prepare``), so strict here equals seqeval strict. nervaluate
 drops predicted labels outside ``tags`` without a word; this scorer counts them and, by
-default, passes them in ``tags`` so that they count as spurious or incorrect predictions.
+default, passes them in ``tags`` so that they count as the type errors they are: a
+``[Japan | COUNTRY]`` on a gold LOC is ``incorrect`` in strict and ent_type and ``correct``
+in exact and partial, and one on no gold entity is ``spurious``. Such a label gets a
+per-type row of its own (with nothing possible); no average runs over types here.
+
+nervaluate compares every predicted entity of a document with every gold one, which is
+quadratic in a long sentence (a 100,000-token sentence took over a minute). Its counts are
+sums over documents, and entities only interact where they overlap, so a sentence longer
+than ``prepare.PIECE`` tokens is passed as several documents, cut only where no gold or
+predicted span crosses (``Prepared.pieces``): the numbers are the same, the time linear
+(``benchmarks/align.md``).
 """
 
 from __future__ import annotations
@@ -58,9 +68,10 @@ class NervaluateScorer(HtmlSection, Scorer):
         tags = p.all_labels
         result: dict[str, Any] = {"metric": "nervaluate 1.x (MUC-style scenarios)"}
         if any(p.gold) or any(p.predicted):
+            documents = p.pieces()
             evaluator = Evaluator(
-                [_entities(spans) for spans in p.gold],
-                [_entities(spans) for spans in p.predicted],
+                [_entities(g) for g, _, _ in documents],
+                [_entities(pr) for _, pr, _ in documents],
                 tags=tags,
                 loader="dict",
                 min_overlap_percentage=options.min_overlap_percentage,  # type: ignore[attr-defined]

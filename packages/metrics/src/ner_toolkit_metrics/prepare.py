@@ -10,14 +10,23 @@ way, so their numbers stay comparable:
 - a predicted span that ends past its sentence is dropped;
 - gold spans whose label is outside the label set are left out of scoring (the model was
   not asked for them);
-- predicted spans whose label is outside the label set are kept by default and count as
-  wrong predictions (option ``unknown_labels="ignore"`` leaves them out instead).
+- predicted spans whose label is outside the label set (``[Japan | COUNTRY]``) are kept by
+  default and count as wrong predictions: a predicted entity of a wrong type (option
+  ``unknown_labels="ignore"`` leaves them out instead, still counted). The formats keep
+  such spans by default (``keep_unknown_labels``), so this is where they are scored.
 
 Every dropped or unknown span is counted in the result, never lost silently.
+
+Long sentences: seqeval's strict mode and nervaluate both take time quadratic in the length
+of one sentence (a 100,000-token sentence took minutes). Their counts are sums over entities
+that only interact where they overlap, so ``Prepared.pieces`` cuts a sentence longer than
+``PIECE`` tokens where no gold or predicted span crosses, and they score the pieces as
+sentences of their own: the same numbers in linear time.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +35,8 @@ from typing import Any, Literal
 from ner_toolkit import Prediction, Sentence, Span
 
 UnknownLabels = Literal["count", "ignore"]
+PIECE = 256
+"""Sentences longer than this many tokens are scored in pieces (see the module docstring)."""
 
 
 def check_aligned(gold: Sequence[Sentence], predictions: Sequence[Prediction]) -> None:
@@ -50,6 +61,33 @@ def flatten(spans: Iterable[Span]) -> tuple[list[Span], int]:
     return sorted(kept), len(indexed) - len(kept)
 
 
+def cut(
+    gold: list[Span], predicted: list[Span], length: int, piece: int = PIECE
+) -> list[tuple[list[Span], list[Span], int]]:
+    """One sentence as pieces of at least ``piece`` tokens, cut only where no span crosses.
+
+    Each piece is ``(gold, predicted, length)`` with spans shifted to the piece's start and
+    in their given order. No span of one piece overlaps a span of another, so per-entity
+    counts (seqeval's, nervaluate's) summed over the pieces are those of the sentence.
+    """
+    cuts: list[int] = []
+    reach = start = 0
+    for span in sorted([*gold, *predicted], key=lambda span: span.start):
+        if span.start >= reach and span.start - start >= piece:
+            cuts.append(span.start)
+            start = span.start
+        reach = max(reach, span.end)
+    if not cuts:
+        return [(gold, predicted, length)]
+    bounds = [0, *cuts, length]
+    parts: list[tuple[list[Span], list[Span], int]] = [([], [], bounds[k + 1] - bounds[k]) for k in range(len(cuts) + 1)]
+    for side, spans in ((0, gold), (1, predicted)):
+        for span in spans:
+            k = bisect_right(cuts, span.start)
+            parts[k][side].append(Span(span.start - bounds[k], span.end - bounds[k], span.label))  # type: ignore[union-attr]
+    return parts
+
+
 @dataclass
 class Prepared:
     """Flat gold and predicted spans per sentence, plus what was left out and why."""
@@ -61,6 +99,7 @@ class Prepared:
     dropped_overlapping: int = 0
     dropped_out_of_range: int = 0
     unknown_labels: Counter[str] = field(default_factory=Counter)
+    unknown_labels_scored: bool = True
     gold_outside_labels: Counter[str] = field(default_factory=Counter)
     gold_dropped_overlapping: int = 0
 
@@ -70,6 +109,10 @@ class Prepared:
         extra = sorted({s.label for spans in self.predicted for s in spans} - set(self.labels))
         return [*self.labels, *extra]
 
+    def pieces(self, piece: int = PIECE) -> list[tuple[list[Span], list[Span], int]]:
+        """Every sentence as ``(gold, predicted, length)``, long ones cut into pieces (``cut``)."""
+        return [part for g, pr, n in zip(self.gold, self.predicted, self.lengths) for part in cut(g, pr, n, piece)]
+
     def summary(self) -> dict[str, Any]:
         """The counts every scorer reports next to its numbers."""
         return {
@@ -78,6 +121,7 @@ class Prepared:
             "dropped_overlapping": self.dropped_overlapping,
             "dropped_out_of_range": self.dropped_out_of_range,
             "unknown_labels": dict(sorted(self.unknown_labels.items())),
+            "unknown_labels_scored": self.unknown_labels_scored,
             "gold_outside_labels": dict(sorted(self.gold_outside_labels.items())),
             "gold_dropped_overlapping": self.gold_dropped_overlapping,
         }
@@ -96,7 +140,7 @@ def prepare(
     check_aligned(gold, predictions)
     label_set = tuple(labels) or tuple(sorted({s.label for sentence in gold for s in sentence.spans}))
     known = set(label_set)
-    prepared = Prepared([], [], [], label_set)
+    prepared = Prepared([], [], [], label_set, unknown_labels_scored=unknown_labels == "count")
     for sentence, prediction in zip(gold, predictions):
         n = len(sentence.tokens)
         gold_spans = []

@@ -7,6 +7,20 @@ figures (seqeval's default mode) are computed beside them on tags in the corpus 
 (IOB1 by default), which is what conlleval reports for the same predictions written as a
 CoNLL file. When predictions are span sets, as here, the two agree; a difference means a
 tag-encoding bug, which is why both are shown.
+
+Labels outside the label set (``[Japan | COUNTRY]``, ``[China | per]``): such a predicted
+entity is an entity with a wrong type. By default (``unknown_labels="count"``) it is a
+false positive in the micro average (and the gold entity it stands on, if any, a false
+negative), and it gets a row of its own in the per-type table, marked as outside the set,
+with support 0. It does not enter the macro (or weighted) average: seqeval would average
+over every type it sees, so a typo of the model would invent a gold type with F1 0 and
+pull the macro down by a type nobody annotated. The averages here run over the label-set
+types seqeval reports, which equals seqeval's own macro whenever every predicted label is
+in the set.
+
+Sentences longer than ``prepare.PIECE`` tokens are scored in pieces cut where no span
+crosses (seqeval's strict mode is quadratic in the length of one sentence); the counts
+are the same.
 """
 
 from __future__ import annotations
@@ -35,8 +49,30 @@ def _number(value: Any) -> float | int:
     return 0.0 if math.isnan(value) else value
 
 
-def _report(y_true: list[list[str]], y_pred: list[list[str]], labels: Sequence[str], **mode: Any) -> dict[str, Any]:
-    """seqeval's classification report as plain numbers: per type (label-set order) and averages."""
+def _averages(rows: dict[str, dict[str, Any]], known: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Macro and weighted averages over the label-set types among ``rows``, as seqeval computes them."""
+    import numpy as np
+
+    kept = [rows[label] for label in known if label in rows]
+    support = sum(r["support"] for r in kept)
+    macro: dict[str, Any] = {"support": support}
+    weighted: dict[str, Any] = {"support": support}
+    for key in ("precision", "recall", "f1"):
+        values = [r[key] for r in kept]
+        macro[key] = float(np.average(values)) if kept else 0.0
+        weights = [r["support"] for r in kept]
+        weighted[key] = float(np.average(values, weights=weights)) if support else 0.0
+    return {"macro": macro, "weighted": weighted}
+
+
+def _report(
+    y_true: list[list[str]], y_pred: list[list[str]], labels: Sequence[str], known: Sequence[str], **mode: Any
+) -> dict[str, Any]:
+    """seqeval's classification report as plain numbers: per type (label-set order) and averages.
+
+    ``labels`` orders the per-type rows; the macro and weighted averages run over the
+    label-set types ``known`` only (see the module docstring).
+    """
     from seqeval.metrics import classification_report
 
     with warnings.catch_warnings():
@@ -49,6 +85,8 @@ def _report(y_true: list[list[str]], y_pred: list[list[str]], labels: Sequence[s
     }
     order = [label for label in labels if label in rows] + sorted(k for k in rows if k not in labels and k not in AVERAGES)
     result: dict[str, Any] = {name: rows[key] for key, name in AVERAGES.items()}
+    if any(key not in known for key in rows if key not in AVERAGES):
+        result.update(_averages(rows, known))  # seqeval's would count the labels outside the set
     result["per_type"] = {label: rows[label] for label in order}
     return result
 
@@ -73,12 +111,14 @@ class SeqevalScorer(HtmlSection, Scorer):
         p: Prepared = prepare(gold, predictions, self.labels, options.unknown_labels)  # type: ignore[attr-defined]
         labels = p.all_labels
 
-        def tags(spans_by_sentence: list, scheme: Scheme) -> list[list[str]]:
-            return [spans_to_tags(spans, n, scheme) for spans, n in zip(spans_by_sentence, p.lengths)]
+        pieces = p.pieces()  # long sentences cut where no span crosses: same counts, linear time
 
-        strict = _report(tags(p.gold, Scheme.IOB2), tags(p.predicted, Scheme.IOB2), labels, mode="strict", scheme=IOB2)
+        def tags(side: int, scheme: Scheme) -> list[list[str]]:
+            return [spans_to_tags(piece[side], piece[2], scheme) for piece in pieces]  # type: ignore[arg-type]
+
+        strict = _report(tags(0, Scheme.IOB2), tags(1, Scheme.IOB2), labels, p.labels, mode="strict", scheme=IOB2)
         lenient_scheme = options.lenient_scheme  # type: ignore[attr-defined]
-        lenient = _report(tags(p.gold, lenient_scheme), tags(p.predicted, lenient_scheme), labels)
+        lenient = _report(tags(0, lenient_scheme), tags(1, lenient_scheme), labels, p.labels)
         return {
             "metric": "seqeval strict, IOB2 (mode='strict', scheme=IOB2)",
             **strict,

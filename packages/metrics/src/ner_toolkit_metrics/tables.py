@@ -32,7 +32,8 @@ def left_out(summary: Mapping[str, Any]) -> list[str]:
         parts.append(f"{summary['dropped_out_of_range']} predicted span(s) past the sentence end dropped")
     if summary.get("unknown_labels"):
         labels = ", ".join(f"{label} {n}" for label, n in summary["unknown_labels"].items())
-        parts.append(f"predicted labels outside the label set: {labels}")
+        how = "each scored as a wrong prediction" if summary.get("unknown_labels_scored", True) else "left out of scoring"
+        parts.append(f"predicted entities with a label outside the label set ({how}): {labels}")
     if summary.get("gold_outside_labels"):
         labels = ", ".join(f"{label} {n}" for label, n in summary["gold_outside_labels"].items())
         parts.append(f"gold spans outside the label set, not scored: {labels}")
