@@ -62,8 +62,13 @@ def run_generate(model, tokenizer, formatter, examples, batch: int, lookup: int 
     """The predictor's plain path (``model.generate``), optionally with prompt lookup at batch 1."""
     from ner_toolkit_trainers.transformers_predictor import TransformersPredictor
 
+    from ner_toolkit.prompts import end_of_turn_id
+    from ner_toolkit_trainers.transformers_predictor import _Loaded, newline_token_ids
+
     predictor = TransformersPredictor(ModelSpec("unused", system_prompt=""), None, formatter, batch_size=batch, progress=False)
-    predictor._load = lambda: (model, tokenizer, "cpu")  # the model is loaded once for every mode
+    stop = sorted({end_of_turn_id(tokenizer, "model"), tokenizer.eos_token_id, *newline_token_ids(tokenizer)})
+    # the model is loaded once for every mode: hand it to the predictor as open() would
+    predictor._loaded = _Loaded(model, tokenizer, "cpu", end_of_turn_id(tokenizer, "model"), stop, None)
     if lookup:
         original = model.generate
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ner_toolkit import plugins
-from ner_toolkit.pipeline import load_split, make_formatter, render_split
+from ner_toolkit.build import load_split, make_formatter
+from ner_toolkit.pipeline import render_split
 from ner_toolkit.recipe import load_recipe
 
 

@@ -156,3 +156,30 @@ def test_drafts_expect_the_entities_already_written() -> None:
     assert bracketed.draft(states, memory) == b" | ORG] and [New York | LOC] Times agree"
     xml = InlineGrammar.for_formatter(make("xml"), tokens)
     assert xml.draft(xml.advance(xml.start(), b"The <"), memory) == b"ORG>EU</ORG> and <LOC>New York</LOC> Times agree"
+
+
+def test_allowed_sets_shared_across_sentences_are_the_walks_own() -> None:
+    from ner_toolkit_trainers.constrained import AllowedTokens
+
+    pieces = ["E", "EU", "EU ", " ", " r", " rej", "ects", "rejects", " rejects", "[", "[E", " |", " | ", "ORG", " ORG",
+              "]", "] ", "|", "R", "G", "O", "e", "j", "c", "t", "s", "U", " [", "r", "P", "L", "M", "I", "S", "C",
+              " E", " EU", "rejects EU"]  # fmt: skip
+    vocabulary = {i: piece.encode() for i, piece in enumerate(pieces)}
+    trie = VocabTrie(vocabulary)
+    end = len(pieces)
+    shared = AllowedTokens(trie, end_of_turn=end)
+    sentences = [["EU", "rejects"], ["rejects", "EU"], ["EU"], ["rejects", "EU", "rejects"], ["EU", "rejects", "EU"]]
+    rng = random.Random(2)
+    for name in ("bracketed", "xml"):
+        for _ in range(8):
+            for tokens in sentences:
+                grammar = InlineGrammar.for_formatter(make(name), tokens)
+                states = grammar.start()
+                while True:
+                    expected = sorted(allowed_tokens(trie, grammar, states)) + ([end] if grammar.accepting(states) else [])
+                    assert sorted(shared(grammar, states)) == expected, (tokens, states)
+                    choices = [t for t in shared(grammar, states) if t != end]
+                    if not choices or (grammar.accepting(states) and rng.random() < 0.3):
+                        break
+                    states = grammar.advance(states, vocabulary[rng.choice(choices)])
+    assert 0 < shared.walks < shared.lookups / 2, (shared.walks, shared.lookups)  # most were served from other sentences

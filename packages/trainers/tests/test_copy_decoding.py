@@ -66,8 +66,10 @@ def test_speculative_copying_gives_the_constrained_greedy_tokens(smollm2, conll:
     constrained, slow = run_decoder(model, tokenizer, fmt, examples, trie, decoding="constrained", batch_size=1)
     speculative, fast = run_decoder(model, tokenizer, fmt, examples, trie, decoding="speculative", batch_size=1)
     batched, wide = run_decoder(model, tokenizer, fmt, examples, trie, decoding="speculative", batch_size=5)
+    fixed, _ = run_decoder(model, tokenizer, fmt, examples, trie, decoding="speculative", batch_size=5, adaptive_drafts=False)
     assert speculative == constrained
     assert batched == constrained
+    assert fixed == constrained  # draft lengths change the work, never the output
     assert fast.token_ids == slow.token_ids == wide.token_ids
     for example, output in zip(examples, constrained):
         assert fmt.parse(output, example.tokens).diagnostics == ()

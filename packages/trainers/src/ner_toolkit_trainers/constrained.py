@@ -22,7 +22,10 @@ check this property).
 
 ``VocabTrie`` holds the tokenizer's vocabulary as bytes; ``allowed_tokens`` walks the trie
 and the automaton together, so the allowed set at a state costs only the tokens that are
-prefixes of a valid continuation, not a pass over the whole vocabulary.
+prefixes of a valid continuation, not a pass over the whole vocabulary. ``AllowedTokens``
+memoizes those sets: per state set of one grammar, and across rows and sentences under a
+key that names the states relative to their first token and the few words the walk read
+(``the`` at a word start allows the same tokens in every sentence).
 """
 
 from __future__ import annotations
@@ -102,14 +105,19 @@ class InlineGrammar:
         open_labelled = "{label}" in open_template
         close_labelled = "{label}" in close_template
         if open_labelled:
-            self.openers = [(open_template.format(label=label).encode(), label) for label in self.labels]
+            self.openers = [(markup.opener(label).encode(), label) for label in self.labels]
         else:
             self.openers = [(open_template.encode(), None)]
         self._close_template = close_template
+        self._markup = markup
         self._close_labelled = close_labelled
         self._step: dict[tuple[StateSet, int], StateSet] = {}
         self._next: dict[StateSet, bytes] = {}
         self._closers: dict[Any, list[bytes]] = {}
+        self._after: dict[tuple[StateSet, bytes], StateSet] = {}
+        self.allowed: dict[StateSet, tuple[int, ...]] = {}  # filled by AllowedTokens (one decoder's end of turn)
+        # what the language depends on besides the words: sentences with equal keys share allowed sets
+        self.language = (tuple(self.openers), close_template, self.labels, self.max_depth)
 
     @classmethod
     def for_formatter(cls, formatter: Formatter, tokens: Sequence[str]) -> InlineGrammar:
@@ -136,9 +144,9 @@ class InlineGrammar:
             if not self._close_labelled:
                 found = [self._close_template.encode()]
             elif top is not None:
-                found = [self._close_template.format(label=top).encode()]
+                found = [self._markup.closer(top).encode()]
             else:
-                found = [self._close_template.format(label=label).encode() for label in self.labels]
+                found = [self._markup.closer(label).encode() for label in self.labels]
             self._closers[top] = found
         return found
 
@@ -188,11 +196,26 @@ class InlineGrammar:
         return found
 
     def advance(self, states: StateSet, data: bytes) -> StateSet:
-        for byte in data:
-            states = self.step(states, byte)
-            if not states:
-                break
-        return states
+        """The states after ``data`` (memoized: a token's bytes from a state set are stepped once)."""
+        key = (states, data)
+        found = self._after.get(key)
+        if found is None:
+            found = states
+            for byte in data:
+                found = self.step(found, byte)
+                if not found:
+                    break
+            self._after[key] = found
+        return found
+
+    def relative(self, states: StateSet) -> tuple[int, frozenset]:
+        """``(first token read, states with token indices counted from it)``: their language's key but for the words.
+
+        A stack entry keeps only its label: where an entity began matters to drafts, never to
+        which bytes may follow.
+        """
+        first = min(_reads(state) for state in states)
+        return first, frozenset(_shift(state, first) for state in states)
 
     # --- drafts -------------------------------------------------------------------------
 
@@ -256,7 +279,7 @@ class InlineGrammar:
         top = None if not self._close_labelled else label
         if top is None:
             return self.closers(None)[0]
-        return self._close_template.format(label=top).encode()
+        return self._markup.closer(top).encode()
 
     def _pick(self, states: StateSet, guess: Guess) -> State | None:
         """The state a draft follows: the only one, or the one the guess prefers."""
@@ -299,9 +322,39 @@ class Guess:
         return False
 
 
+def _reads(state: State) -> int:
+    """The first input token a state's continuations read: its own (before or in it), or the next (after it)."""
+    if state[0] == "M":
+        state = state[3]
+    return state[1] + 1 if state[0] == "A" else state[1]
+
+
+def _shift(state: State, first: int) -> State:
+    kind = state[0]
+    if kind == "M":
+        _, markup, k, then, closing = state
+        return ("M", markup, k, _shift(then, first), None if closing is None else closing[0])
+    stack = tuple(label for label, _ in state[-1])
+    if kind == "T":
+        return ("T", state[1] - first, state[2], stack)
+    return (kind, state[1] - first, stack)
+
+
 def allowed_tokens(trie: VocabTrie, grammar: InlineGrammar, states: StateSet) -> list[int]:
     """The vocabulary entries that keep the output a valid rendering from ``states`` (end of turn aside)."""
+    return _walk(trie, grammar, states)[0]
+
+
+def _walk(trie: VocabTrie, grammar: InlineGrammar, states: StateSet) -> tuple[list[int], int, int]:
+    """``allowed_tokens``, the last input token whose bytes the walk read, and the last whose existence it asked.
+
+    A state before or inside token ``i`` reads its bytes; a state after token ``i`` asks only
+    whether token ``i + 1`` exists (may a space follow?).
+    """
     found: list[int] = []
+    read, asked = -1, -1
+    for state in states:
+        read, asked = _note(state, read, asked)
     work = [(trie.root, states)]
     while work:
         node, current = work.pop()
@@ -314,5 +367,73 @@ def allowed_tokens(trie: VocabTrie, grammar: InlineGrammar, states: StateSet) ->
             if after:
                 found.extend(child[1])
                 if child[0]:
+                    for state in after:
+                        read, asked = _note(state, read, asked)
                     work.append((child, after))
-    return found
+    return found, read, asked
+
+
+def _note(state: State, read: int, asked: int) -> tuple[int, int]:
+    if state[0] == "M":
+        state = state[3]
+    if state[0] == "A":
+        return read, max(asked, state[1] + 1)
+    return max(read, state[1]), asked
+
+
+class AllowedTokens:
+    """Allowed token sets, memoized per grammar state set and shared across rows and sentences.
+
+    A trie walk from a state set reads only the input tokens from the first one its states
+    can still write (the next one, for a state after a token) to the last one it reaches,
+    and asks whether one more exists: its result is stored under the states relative to
+    that first token, with the words it read and that answer, and serves every sentence of
+    the same format and labels that agrees there. With
+    ``end_of_turn``, that id is allowed too where the rendering is complete.
+    """
+
+    def __init__(self, trie: VocabTrie, end_of_turn: int | None = None) -> None:
+        self.trie = trie
+        self.end_of_turn = end_of_turn
+        # (language, relative states) -> {(end of the words read, token asked about): {(those words, it exists): ids}};
+        # a lone state inside a token is keyed by the rest of that token, and the words after it are checked
+        self.shared: dict[tuple, dict[tuple[int, int], dict[tuple[tuple[str, ...], bool], tuple[int, ...]]]] = {}
+        self.walks = 0  # trie walks done
+        self.lookups = 0  # state sets new to their grammar, served shared or by a walk
+
+    def __call__(self, grammar: InlineGrammar, states: StateSet) -> tuple[int, ...]:
+        found = grammar.allowed.get(states)
+        if found is not None:
+            return found
+        found = self._shared(grammar, states) if grammar.n else tuple(allowed_tokens(self.trie, grammar, states))
+        if self.end_of_turn is not None and grammar.accepting(states):
+            found = (*found, self.end_of_turn)
+        grammar.allowed[states] = found
+        return found
+
+    def _shared(self, grammar: InlineGrammar, states: StateSet) -> tuple[int, ...]:
+        self.lookups += 1
+        words = grammar.words
+        state = next(iter(states)) if len(states) == 1 else None
+        if state is not None and state[0] == "T":  # inside a token: what is left of it is all the key needs of it
+            _, first, k, stack = state
+            key: tuple = (grammar.language, "T", grammar.tokens[first][k:], tuple(label for label, _ in stack))
+            low = first + 1
+        else:
+            first, relative = grammar.relative(states)
+            key = (grammar.language, relative)
+            low = first
+        n = grammar.n
+        shapes = self.shared.get(key)
+        if shapes is not None:
+            for (end, asked), known in shapes.items():
+                found = known.get((words[low : first + end], first + asked < n))
+                if found is not None:
+                    return found
+        else:
+            shapes = self.shared[key] = {}
+        self.walks += 1
+        ids, read, asked = _walk(self.trie, grammar, states)
+        found = tuple(ids)
+        shapes.setdefault((read + 1 - first, asked - first), {})[(words[low : read + 1], asked < n)] = found
+        return found

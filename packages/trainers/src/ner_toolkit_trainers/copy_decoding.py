@@ -18,20 +18,30 @@ One loop serves every mode of the ``transformers`` predictor other than its plai
 Rows of a batch advance by different numbers of tokens: rejected draft positions stay in
 the cache as holes that the attention mask hides, positions are given explicitly, holes
 that every row shares at the end are cropped, and finished rows leave the batch.
+
+Host work per step is kept small and constant in torch calls (it bounds the loop on a GPU):
+the grammar states and allowed tokens along every row's draft are planned before the
+forward pass (allowed sets memoized per state and shared across sentences,
+``constrained.AllowedTokens``), the step's inputs go to the device in one copy, the allowed
+logits of every row and position come from one gather and product, and one small copy
+brings the choices back. A row's draft length adapts to how much of its drafts the model
+accepts (``adaptive_drafts``), so a model that leaves the copy does not pay for long drafts.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Literal
 from typing import Counter as CounterType
 
 from ner_toolkit import Example
 from ner_toolkit.prompts import longest_common_prefix
 
-from .constrained import Guess, InlineGrammar, StateSet, VocabTrie, allowed_tokens
+from .constrained import AllowedTokens, Guess, InlineGrammar, StateSet, VocabTrie
 from .models import cache_argument
 
 Decoding = Literal["plain", "constrained", "speculative"]
@@ -119,9 +129,9 @@ class EntityMemory(Guess):
 class _Row:
     """One sentence being decoded."""
 
-    __slots__ = ("index", "feed", "grammar", "states", "output", "cap", "done", "passes", "drafts")
+    __slots__ = ("index", "feed", "grammar", "states", "output", "cap", "done", "passes", "budget")
 
-    def __init__(self, index: int, feed: list[int], grammar: InlineGrammar | None, cap: int) -> None:
+    def __init__(self, index: int, feed: list[int], grammar: InlineGrammar | None, cap: int, budget: int = 0) -> None:
         self.index = index
         self.feed = feed  # chosen tokens not yet fed to the model
         self.grammar = grammar
@@ -130,7 +140,7 @@ class _Row:
         self.cap = cap
         self.done = False
         self.passes = 0
-        self.drafts: dict[bytes, list[int]] = {}
+        self.budget = budget  # longest draft for the next pass
 
 
 class CopyDecoder:
@@ -150,6 +160,7 @@ class CopyDecoder:
         end_of_turn: int,
         stop_ids: Sequence[int] = (),
         trie: VocabTrie | None = None,
+        adaptive_drafts: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -158,10 +169,14 @@ class CopyDecoder:
         self.prefix_cache = prefix_cache
         self.batch_size = batch_size
         self.draft_tokens = draft_tokens if decoding == "speculative" else 0
+        self.adaptive = adaptive_drafts
         self.end_of_turn = end_of_turn
         self.stop_ids = frozenset(stop_ids) | {end_of_turn}
         self.constrained = decoding != "plain"
         self.trie = trie if trie is not None or not self.constrained else VocabTrie.from_tokenizer(tokenizer)
+        self.allowed = AllowedTokens(self.trie, end_of_turn) if self.constrained else None
+        self._backend = getattr(tokenizer, "backend_tokenizer", None)
+        self._drafts: dict[bytes, list[int]] = {}  # draft text -> its tokens, shared by rows and sentences
         self.stats = DecodeStats()
         self.token_ids: dict[int, list[int]] = {}  # each output's tokens, by prompt index
         self.memory = EntityMemory(pause_at_names)
@@ -218,50 +233,75 @@ class CopyDecoder:
         grammar = InlineGrammar.for_formatter(self.formatter, example.tokens or tuple(example.input.split()))
         longest = max([len(m) for m, _ in grammar.openers]) + max(len(c) for c in grammar.closers(None))
         bound = sum(len(t) + 1 for t in grammar.tokens) + len(grammar.tokens) * grammar.max_depth * longest + 1
-        return _Row(index, feed, grammar, bound)
+        return _Row(index, feed, grammar, bound, self.draft_tokens)
 
     def _count(self, calls: int, fed: int) -> None:
         self.stats.calls += calls
         self.stats.fed += fed
 
     def _draft(self, row: _Row) -> list[int]:
-        if not self.draft_tokens or row.grammar is None:
+        if not row.budget or row.grammar is None:
             return []
-        text = row.grammar.draft(row.states, self.memory, limit=8 * self.draft_tokens)
+        text = row.grammar.draft(row.states, self.memory, limit=8 * row.budget)
         if not text:
             return []
-        found = row.drafts.get(text)
+        found = self._drafts.get(text)
         if found is None:
-            ids = self.tokenizer(text.decode("utf-8", errors="ignore"), add_special_tokens=False)["input_ids"]
-            found = row.drafts[text] = ids[: self.draft_tokens]
-        return found
+            if len(self._drafts) >= 1 << 17:  # bounded: drafts of words common to many sentences stay
+                self._drafts.clear()
+            found = self._drafts[text] = self._encode(text.decode("utf-8", errors="ignore"))
+        return found[: row.budget]
 
-    def _choose(self, row: _Row, hidden: Any) -> int:
-        """The constrained greedy choice at one position, from its last hidden state.
+    def _schedule(self, row: _Row, accepted: int, drafted: int) -> None:
+        """The next draft's length: doubled while whole drafts are accepted, else about twice what was.
 
-        Only the allowed tokens' logits are computed: a few rows of the output embedding
-        instead of the whole vocabulary.
+        A row whose drafts the model keeps leaving (a model that does not copy, or a stretch
+        of entities no guess foresaw) stops paying for draft tokens it rejects: positions
+        fed, and the host's work to plan and verify them. The output does not depend on it.
         """
-        import torch
+        if not self.adaptive:
+            return
+        if accepted == drafted:
+            row.budget = min(self.draft_tokens, max(2 * row.budget, 2))
+        else:
+            row.budget = min(self.draft_tokens, max(1, (row.budget + 2 * accepted + 1) // 2))
 
-        allowed = allowed_tokens(self.trie, row.grammar, row.states)
-        if row.grammar.accepting(row.states):
-            allowed.append(self.end_of_turn)
-        if len(allowed) == 1:
-            return allowed[0]
-        ids = torch.tensor(allowed, device=hidden.device)
-        logits = self.head.weight.index_select(0, ids) @ hidden
-        if self.head.bias is not None:
-            logits = logits + self.head.bias.index_select(0, ids)
-        return allowed[int(logits.argmax())]
+    def _encode(self, text: str) -> list[int]:
+        """The tokenizer's ids for ``text``: straight from its Rust backend where it has one (a third of the call's cost)."""
+        if self._backend is not None:
+            return self._backend.encode(text, add_special_tokens=False).ids
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def _take(self, row: _Row, token: int) -> None:
-        """Append a chosen token; mark the row done at the end of turn, a stop token or the cap."""
+    def _plan(self, row: _Row) -> tuple[list[int], list[tuple[int, ...]], list[StateSet]]:
+        """A row's draft, and the allowed tokens and grammar states at each position to verify.
+
+        Position ``j`` chooses the token after ``draft[:j]``; the draft is cut before its first
+        token the grammar forbids (it could never be the constrained choice).
+        """
+        draft = self._draft(row)
+        grammar, states = row.grammar, row.states
+        allowed = [self.allowed(grammar, states)]
+        path = [states]
+        for j, token in enumerate(draft):
+            data = self.trie.bytes.get(token)
+            states = grammar.advance(states, data) if data is not None else frozenset()
+            if not states:
+                draft = draft[:j]
+                break
+            path.append(states)
+            allowed.append(self.allowed(grammar, states))
+        return draft, allowed, path
+
+    def _take(self, row: _Row, token: int, states: StateSet | None = None) -> None:
+        """Append a chosen token; mark the row done at the end of turn, a stop token or the cap.
+
+        ``states``: the grammar states after ``token`` where the caller knows them already.
+        """
         if row.grammar is not None:
             if token == self.end_of_turn:
                 row.done = True
                 return
-            row.states = row.grammar.advance(row.states, self.trie.bytes[token])
+            row.states = states if states is not None else row.grammar.advance(row.states, self.trie.bytes[token])
         elif token in self.stop_ids:
             row.done = True
             return
@@ -274,33 +314,17 @@ class CopyDecoder:
             return b"".join(self.trie.bytes[t] for t in row.output).decode("utf-8", errors="replace")
         return self.tokenizer.decode(row.output, skip_special_tokens=True)
 
-    def _verify(
-        self, rows: list[_Row], seqs: list[list[int]], anchors: list[int], hidden: Any, keep_from: int,
-        positions: list[int], kept: Any,
-    ) -> None:
-        """Accept each row's draft while it is the greedy choice; keep the choice at the first difference."""
-        plain = None
-        if not self.constrained:  # one position a row: the whole vocabulary's logits in one product
-            import torch
-
-            at = torch.tensor(anchors, device=hidden.device) - keep_from
-            plain = self.head(hidden[torch.arange(len(rows), device=hidden.device), at]).argmax(-1).tolist()
-        for r, row in enumerate(rows):
-            row.passes += 1
-            at = anchors[r]
-            seq = seqs[r]
-            while True:
-                token = plain[r] if plain is not None else self._choose(row, hidden[r, at - keep_from])
-                self._take(row, token)
-                if row.done or at + 1 >= len(seq) or seq[at + 1] != token:
-                    break
-                self.stats.accepted_draft += 1
-                at += 1
-            kept[r, : at + 1] = 1
-            positions[r] += at + 1
-            row.feed = [] if row.done else [row.output[-1]]
-
     def _decode(self, rows: list[_Row], prefix_kv: Any, prefix_len: int) -> Iterator[tuple[int, str]]:
+        """Decode one batch to the end.
+
+        A step packs everything the device needs into one integer buffer and copies it once:
+        the last step's bookkeeping (which rows are left, how many of each row's positions
+        were kept), the ids fed, their lengths and first positions, and for every position to
+        verify its allowed tokens with the flat index of its hidden state. After the forward
+        pass one gather and product give the logits of every allowed token at every
+        position, a scatter into a padded table and one argmax the choices, and one small
+        copy brings them back: one host-device synchronisation a step.
+        """
         import torch
         from transformers import DynamicCache
 
@@ -313,25 +337,86 @@ class CopyDecoder:
             )
         else:
             cache = DynamicCache(config=self.model.config)
+        weight, bias = self.head.weight, self.head.bias
         mask = torch.ones((n, prefix_len), dtype=torch.long, device=device)
-        positions = [prefix_len] * n
+        length = prefix_len  # columns of the cache and the mask
+        ends = [prefix_len] * n  # one past each row's last kept column
+        positions = [prefix_len] * n  # each row's next position id
+        select: list[int] | None = None  # rows left from the last step, when some finished
+        kept: list[int] = []  # positions each row kept in the last step
+        last_width = 0
+        arange = torch.arange(8, device=device)
         while rows:
-            seqs, anchors = [], []
+            n = len(rows)
+            seqs, anchors, plans = [], [], []
             for row in rows:
-                draft = self._draft(row)
+                if self.constrained:
+                    draft, allowed, path = self._plan(row)
+                    plans.append((draft, allowed, path))
+                else:
+                    draft = []
                 self.stats.drafted += len(draft)
                 anchors.append(len(row.feed) - 1)
                 seqs.append(row.feed + draft)
             width = max(len(s) for s in seqs)
-            ids = torch.full((len(rows), width), self.pad, dtype=torch.long, device=device)
-            valid = torch.zeros((len(rows), width), dtype=torch.long, device=device)
-            pos = torch.zeros((len(rows), width), dtype=torch.long, device=device)
-            for r, seq in enumerate(seqs):
-                ids[r, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-                valid[r, : len(seq)] = 1
-                pos[r] = torch.arange(positions[r], positions[r] + width)
-            keep_from = min(anchors)
+            if self.constrained:
+                widest = max(len(a) for _, allowed, _ in plans for a in allowed)
+            # one buffer: [select] kept | ids | lengths | first positions | candidates, their hidden rows, their slots
+            buffer = array("q")
+            if select is not None:
+                buffer.extend(select)
+            buffer.extend(kept)
+            for seq in seqs:
+                buffer.extend(seq)
+                buffer.extend(repeat(self.pad, width - len(seq)))
+            buffer.extend(len(seq) for seq in seqs)
+            buffer.extend(positions)
+            candidates = array("q")
+            hidden_rows = array("q")
+            slots = array("q")
+            segments = 0
+            if self.constrained:
+                for r, (_, allowed, _) in enumerate(plans):
+                    at = r * width + anchors[r]
+                    for j, ids in enumerate(allowed):
+                        candidates.extend(ids)
+                        hidden_rows.extend(repeat(at + j, len(ids)))
+                        base = (segments + j) * widest
+                        slots.extend(range(base, base + len(ids)))
+                    segments += len(allowed)
+            else:
+                hidden_rows.extend(r * width + anchors[r] for r in range(n))
+            count = len(hidden_rows)
+            buffer.extend(candidates)
+            buffer.extend(hidden_rows)
+            buffer.extend(slots)
+            host = torch.frombuffer(buffer, dtype=torch.long)
+            data = host.to(device, non_blocking=True) if device.type == "cuda" else host
+            if arange.numel() < max(width, last_width):
+                arange = torch.arange(2 * max(width, last_width), device=device)
+            o = 0
             with torch.inference_mode():
+                if select is not None:  # rows that finished leave the cache and the mask
+                    index = data[o : o + n]
+                    o += n
+                    cache.batch_select_indices(index)
+                    mask = mask.index_select(0, index)
+                if last_width:
+                    block = (arange[:last_width] < data[o : o + n, None]).long()
+                    mask = torch.cat([mask, block], dim=1)
+                    length += last_width
+                    o += n
+                    end = max(ends)
+                    if end < length:  # holes every row shares at the end: drop them
+                        cache.crop(end - length)
+                        mask = mask[:, :end]
+                        length = end
+                ids = data[o : o + n * width].view(n, width)
+                o += n * width
+                valid = (arange[:width] < data[o : o + n, None]).long()
+                o += n
+                pos = data[o : o + n, None] + arange[:width]
+                o += n
                 out = self.decoder(
                     input_ids=ids,
                     attention_mask=torch.cat([mask, valid], dim=1),
@@ -339,10 +424,46 @@ class CopyDecoder:
                     use_cache=True,
                     **{self.cache_arg: cache},
                 )
-                self._count(1, ids.numel())
-                kept = torch.zeros_like(valid)
-                self._verify(rows, seqs, anchors, out.last_hidden_state[:, keep_from:], keep_from, positions, kept)
-            mask = torch.cat([mask, kept], dim=1)
+                self._count(1, n * width)
+                hidden = out.last_hidden_state.reshape(n * width, -1)
+                if self.constrained:
+                    cand = data[o : o + count]
+                    at = hidden.index_select(0, data[o + count : o + 2 * count])
+                    scores = (weight.index_select(0, cand) * at).sum(-1)
+                    if bias is not None:
+                        scores = scores + bias.index_select(0, cand)
+                    table = torch.full((segments * widest,), float("-inf"), dtype=scores.dtype, device=device)
+                    table.index_copy_(0, data[o + 2 * count : o + 3 * count], scores)
+                    choice = table.view(segments, widest).argmax(-1).tolist()
+                else:
+                    choice = self.head(hidden.index_select(0, data[o : o + count])).argmax(-1).tolist()
+            # verify on the host: accept each draft token while it is the choice, keep the choice at the first difference
+            kept = []
+            s = 0
+            for r, row in enumerate(rows):
+                row.passes += 1
+                if self.constrained:
+                    draft, allowed, path = plans[r]
+                    j = 0
+                    while True:
+                        token = allowed[j][choice[s + j]]
+                        follows = j < len(draft) and draft[j] == token
+                        self._take(row, token, path[j + 1] if follows else None)
+                        if row.done or not follows:
+                            break
+                        self.stats.accepted_draft += 1
+                        j += 1
+                    s += len(allowed)
+                    self._schedule(row, j, len(draft))
+                else:
+                    j = 0
+                    self._take(row, choice[r])
+                took = anchors[r] + j + 1
+                kept.append(took)
+                ends[r] = length + took
+                positions[r] += took
+                row.feed = [] if row.done else [row.output[-1]]
+            last_width = width
             live = [r for r, row in enumerate(rows) if not row.done]
             for row in rows:
                 if row.done:
@@ -356,19 +477,10 @@ class CopyDecoder:
             if len(live) < len(rows):
                 if not live:
                     return
-                index = torch.tensor(live, device=device)
-                cache.batch_select_indices(index)
-                mask = mask.index_select(0, index)
+                select = live
                 rows = [rows[r] for r in live]
                 positions = [positions[r] for r in live]
-            trailing = _common_trailing_zeros(mask)
-            if trailing:
-                cache.crop(-trailing)
-                mask = mask[:, :-trailing]
-
-
-def _common_trailing_zeros(mask: Any) -> int:
-    """How many last columns of ``mask`` are zero in every row (holes the cache can drop)."""
-    columns = mask.any(dim=0).flip(0)
-    nonzero = columns.nonzero()
-    return int(nonzero[0]) if len(nonzero) else 0
+                ends = [ends[r] for r in live]
+                kept = [kept[r] for r in live]
+            else:
+                select = None

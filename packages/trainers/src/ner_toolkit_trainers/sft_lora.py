@@ -67,10 +67,30 @@ class SFTLoRATrainer(Trainer):
     Options = SFTLoRAOptions
     options: SFTLoRAOptions
 
+    @classmethod
+    def recipe_warnings(cls, recipe: Any) -> list[str]:
+        """LoRA settings under full fine-tuning do nothing."""
+        given = recipe.trainer.options
+        if cls.Options.model_validate(given).method != "full":
+            return []
+        lora = ("lora_rank", "lora_alpha", "lora_dropout", "target_modules", "merge")
+        return [f"trainer.options.{name}: has no effect with method: full (no adapter is trained)" for name in lora if name in given]
+
+    def reads_eval(self) -> bool:
+        return self.options.eval_steps is not None
+
+    def close(self) -> None:
+        """Hand the GPU's cached memory back once training is over, before a predictor loads."""
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def train(self, model: ModelSpec, train: Sequence[Example], output_dir: Path, eval: Sequence[Example] = ()) -> Path:
         import torch
-        from datasets import Dataset
-        from trl import SFTConfig, SFTTrainer
 
         o = self.options
         if o.threads:
@@ -83,60 +103,11 @@ class SFTLoRATrainer(Trainer):
             return training_rows(tokenizer, examples, model.chat_template, o.max_length, end_of_turn, model.system_prompt)
 
         checkpoints = output_dir / "checkpoints"
-        bf16 = o.bf16 and device != "cpu"
         evaluating = bool(o.eval_steps and eval)
         train_rows = rows(train)
         eval_rows = rows(eval) if evaluating else []
-        prefix_length = shared_prefix_length(train_rows + eval_rows) if o.share_prompt_prefix else 0
-        args = SFTConfig(
-            output_dir=str(checkpoints),
-            num_train_epochs=o.epochs,
-            max_steps=o.max_steps,
-            learning_rate=o.learning_rate,
-            lr_scheduler_type=o.lr_scheduler,
-            warmup_steps=o.warmup_ratio,  # a float below 1 is a ratio of the total steps
-            weight_decay=o.weight_decay,
-            per_device_train_batch_size=o.per_device_batch_size,
-            per_device_eval_batch_size=o.per_device_batch_size,
-            gradient_accumulation_steps=o.gradient_accumulation_steps,
-            max_length=o.max_length,
-            bf16=bf16,
-            use_cpu=device == "cpu",
-            train_sampling_strategy="group_by_length" if o.group_by_length else "random",
-            activation_checkpointing=o.activation_checkpointing,
-            eval_strategy="steps" if evaluating else "no",
-            eval_steps=o.eval_steps,
-            save_strategy="steps",
-            save_steps=o.save_steps,
-            save_total_limit=o.save_total_limit,
-            logging_steps=o.logging_steps,
-            seed=o.seed,
-            data_seed=o.seed,
-            report_to=o.report_to,
-            completion_only_loss=True,
-            dataloader_num_workers=0,
-        )
-        base = load_model(model, "bfloat16" if bf16 else "float32", device)
-        peft_config = None
-        if o.method == "lora":
-            from peft import LoraConfig
-
-            peft_config = LoraConfig(
-                r=o.lora_rank,
-                lora_alpha=o.lora_alpha,
-                lora_dropout=o.lora_dropout,
-                target_modules=o.target_modules,
-                task_type="CAUSAL_LM",
-            )
-        trainer_class = with_shared_prefix(SFTTrainer, prefix_length, base) if prefix_length else SFTTrainer
-        trainer = trainer_class(
-            model=base,
-            args=args,
-            train_dataset=Dataset.from_list(train_rows),
-            eval_dataset=Dataset.from_list(eval_rows) if evaluating else None,
-            processing_class=tokenizer,
-            peft_config=peft_config,
-        )
+        # bf16 on these CPUs trains several times slower than fp32: there it stays off
+        trainer = self.build(model, tokenizer, train_rows, eval_rows, checkpoints, device, bf16=o.bf16 and device != "cpu")
         resume = checkpoints.is_dir() and any(p.name.startswith("checkpoint-") for p in checkpoints.iterdir())
         outcome = trainer.train(resume_from_checkpoint=True if resume else None)
         if trainer.is_world_process_zero():
@@ -155,6 +126,85 @@ class SFTLoRATrainer(Trainer):
             trainer.model.merge_and_unload().save_pretrained(str(merged))
             tokenizer.save_pretrained(str(merged))
         return result
+
+    def build(
+        self, model: ModelSpec, tokenizer: Any, train_rows: list[dict[str, list[int]]], eval_rows: list[dict[str, list[int]]],
+        checkpoints: Path, device: str, bf16: bool,
+    ) -> Any:
+        """The configured TRL trainer over tokenized rows, its model loaded as ``method`` and ``bf16`` ask.
+
+        Mixed precision, not pure bf16: with ``bf16`` a full fine-tune keeps fp32 weights (the
+        optimizer's master copy, where small updates are not lost to bf16 rounding) and runs
+        its forward and backward under bf16 autocast; LoRA loads the frozen base in bf16 and
+        keeps the adapter in fp32 (PEFT's ``autocast_adapter_dtype``), also under autocast.
+        """
+        from datasets import Dataset
+        from trl import SFTConfig, SFTTrainer
+
+        o = self.options
+        evaluating = bool(eval_rows)
+        prefix_length = shared_prefix_length(train_rows + eval_rows) if o.share_prompt_prefix else 0
+        args = SFTConfig(
+            output_dir=str(checkpoints),
+            num_train_epochs=o.epochs,
+            max_steps=o.max_steps,
+            learning_rate=o.learning_rate,
+            lr_scheduler_type=o.lr_scheduler,
+            warmup_steps=o.warmup_ratio,  # a float below 1 is a ratio of the total steps
+            weight_decay=o.weight_decay,
+            per_device_train_batch_size=o.per_device_batch_size,
+            per_device_eval_batch_size=o.per_device_batch_size,
+            gradient_accumulation_steps=o.gradient_accumulation_steps,
+            max_length=o.max_length,
+            bf16=bf16,
+            use_cpu=device == "cpu",
+            optim=fused_adamw(device),
+            train_sampling_strategy="group_by_length" if o.group_by_length else "random",
+            activation_checkpointing=o.activation_checkpointing,
+            eval_strategy="steps" if evaluating else "no",
+            eval_steps=o.eval_steps,
+            save_strategy="steps",
+            save_steps=o.save_steps,
+            save_total_limit=o.save_total_limit,
+            logging_steps=o.logging_steps,
+            seed=o.seed,
+            data_seed=o.seed,
+            report_to=o.report_to,
+            completion_only_loss=True,
+            dataloader_num_workers=0,
+            dataloader_pin_memory=device != "cpu",
+        )
+        base = load_model(model, "bfloat16" if bf16 and o.method == "lora" else "float32", device)
+        peft_config = None
+        if o.method == "lora":
+            from peft import LoraConfig
+
+            peft_config = LoraConfig(
+                r=o.lora_rank,
+                lora_alpha=o.lora_alpha,
+                lora_dropout=o.lora_dropout,
+                target_modules=o.target_modules,
+                task_type="CAUSAL_LM",
+            )
+        trainer_class = with_shared_prefix(SFTTrainer, prefix_length, base) if prefix_length else SFTTrainer
+        return trainer_class(
+            model=base,
+            args=args,
+            train_dataset=Dataset.from_list(train_rows),
+            eval_dataset=Dataset.from_list(eval_rows) if evaluating else None,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+        )
+
+
+def fused_adamw(device: str) -> str:
+    """``adamw_torch_fused`` where torch has the fused kernel for ``device`` (CUDA, and the CPU since torch 2.4), else ``adamw_torch``."""
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cuda" or (kind == "cpu" and hasattr(torch, "_fused_adamw_")):
+        return "adamw_torch_fused"
+    return "adamw_torch"
 
 
 @hookimpl
