@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 
+from ner_toolkit.build import load_split
 from ner_toolkit.pipeline import run
 from ner_toolkit.recipe import load_recipe, validate_components
 
@@ -73,7 +74,16 @@ def test_reference_recipe_runs_end_to_end_with_a_tiny_qwen2(conll: Path, tiny_qw
     assert [json.loads(line)["id"] for line in lines] and len(lines) == 3
     assert set(results) == {"dev", "test"}
     assert results["test"]["counts"]["sentences"] == 3
-    assert 0.0 <= results["test"]["seqeval"]["micro"]["f1"] <= 1.0
+    # the scores are those of the outputs written, scored again from the predictions file alone
+    from ner_toolkit.build import load_split, make_formatter, make_scorers
+    from ner_toolkit.evaluate import evaluate_outputs
+
+    outputs = tmp_path / "outputs.jsonl"
+    outputs.write_text("".join(json.dumps({"id": json.loads(line)["id"], "output": json.loads(line)["output"]}) + "\n"
+                               for line in lines), encoding="utf-8")
+    _, rescored = evaluate_outputs(outputs, load_split(recipe, "test"), make_formatter(recipe), make_scorers(recipe))
+    assert {name: rescored[name] for name in ("seqeval", "nervaluate")} == {name: results["test"][name] for name in ("seqeval", "nervaluate")}
+    assert json.loads((out / "metrics" / "test.json").read_text()) == results["test"]
     assert set(results["test"]["nervaluate"]["overall"]) == {"strict", "exact", "partial", "ent_type"}
 
 
@@ -111,7 +121,16 @@ def _kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> No
         assert process.poll() is None, f"run ended before it could be interrupted: {process.stderr.read().decode()[-2000:]}"
         assert time.monotonic() < deadline, "timed out waiting to interrupt the run"
         time.sleep(0.02)
+    import psutil
+
+    workers = psutil.Process(process.pid).children(recursive=True)  # torchrun's workers live in groups of their own
     os.killpg(process.pid, signal.SIGKILL)
+    for worker in workers:
+        try:
+            worker.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(workers, timeout=30)
     process.wait()
 
 
@@ -151,22 +170,62 @@ def test_a_run_killed_in_training_and_in_prediction_ends_as_an_uninterrupted_one
         assert json.loads((out / name).read_text()) == json.loads((tmp_path / "straight" / name).read_text())
 
 
-def test_a_data_parallel_launch_trains_in_two_processes_and_writes_once(
+def _launch(conll: Path, model: Path, out: Path, *extra: str, train: int = 8, test: int = 3) -> list[str]:
+    """torchrun of the reference recipe on two CPU processes (gloo), as `accelerate launch` starts them on GPUs.
+
+    (`accelerate launch --cpu` starts a single process whatever --num_processes says.)
+    """
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    args = [*launch, "-m", "ner_toolkit", "run", str(REFERENCE)]
+    for override in tiny_overrides(conll, model, out, train=train, test=test) + list(extra):
+        args += ["--set", override]
+    return args
+
+
+def test_a_data_parallel_launch_trains_and_predicts_in_two_processes_and_writes_once(
     conll: Path, tiny_qwen2_dir: Path, tmp_path: Path
 ) -> None:
-    """`accelerate launch` on two CPU processes (gloo): both train, sharing the prompt prefix; only the main one predicts."""
+    """Both processes train, sharing the prompt prefix, and predict half of each split; the main one merges and scores."""
     out = tmp_path / "ddp"
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1"]
-    args = [*launch, "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "ner_toolkit", "run", str(REFERENCE)]
-    batch_of_two = ["trainer.options.per_device_batch_size=2", "trainer.options.gradient_accumulation_steps=1"]
-    for override in tiny_overrides(conll, tiny_qwen2_dir, out, train=8) + batch_of_two:
-        args += ["--set", override]
+    batch_of_two = ["trainer.options.per_device_batch_size=2", "trainer.options.gradient_accumulation_steps=1",
+                    "trainer.options.max_steps=-1", "trainer.options.epochs=1"]  # 8 examples, 2 x 2 a step: 2 steps
+    args = _launch(conll, tiny_qwen2_dir, out, *batch_of_two)
     result = subprocess.run(args, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     state = json.loads(next((out / "model" / "checkpoints").glob("checkpoint-2/trainer_state.json")).read_text())
     assert state["global_step"] == 2
     assert (out / "model" / "adapter" / "adapter_model.safetensors").is_file()
     assert json.loads((out / "model" / "train_metrics.json").read_text())["shared_prefix_tokens"] > 150
+    assert "predict: rank 1 of 2: 1 of 3 sentences to generate" in result.stderr  # the second process's share of test
+    assert "predict: rank 0 of 2: 2 of 3 sentences to generate" in result.stderr
     ids = [json.loads(line)["id"] for line in (out / "predictions" / "test.jsonl").read_text().splitlines()]
-    assert len(ids) == len(set(ids)) == 3
+    gold = [s.id for s in load_split(load_recipe(REFERENCE, tiny_overrides(conll, tiny_qwen2_dir, out)), "test")]
+    assert ids == gold  # merged in sentence order, each once
+    assert sorted(p.name for p in (out / "predictions").iterdir()) == ["dev.jsonl", "test.jsonl"]  # no shard or marker left
     assert result.stdout.count("test: seqeval strict micro") == 1
+
+
+def test_a_killed_data_parallel_prediction_resumes_with_no_sentence_lost_or_repeated(
+    conll: Path, tiny_qwen2_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "ddp"
+    extra = ["trainer=null", "data.train=null", "predictor.options.batch_size=1"]
+    args = _launch(conll, tiny_qwen2_dir, out, *extra, test=12)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    shard = out / "predictions" / "test.rank1.jsonl"
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    _kill_when(process, lambda: shard.exists() and shard.read_text().count("\n") >= 2)
+    written = sum(p.read_text().count("\n") for p in (out / "predictions").glob("test*.jsonl"))
+    assert 2 <= written < 12
+
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(line) for line in (out / "predictions" / "test.jsonl").read_text().splitlines()]
+    gold = [s.id for s in load_split(load_recipe(REFERENCE, tiny_overrides(conll, tiny_qwen2_dir, out, test=12)), "test")]
+    assert [record["id"] for record in records] == gold
+    assert f"({written} already in" in result.stderr, [line for line in result.stderr.splitlines() if "already in" in line]
+
+    alone = tmp_path / "alone"
+    _finish(REFERENCE, tiny_overrides(conll, tiny_qwen2_dir, alone, test=12) + extra)
+    expected = [json.loads(line) for line in (alone / "predictions" / "test.jsonl").read_text().splitlines()]
+    assert records == expected

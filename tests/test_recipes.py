@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ner_toolkit.pipeline import load_split, make_formatter, render_split
+from ner_toolkit.build import load_split, make_formatter
+from ner_toolkit.pipeline import render_split
 from ner_toolkit.recipe import load_recipe, validate_components
 
 REPO = Path(__file__).resolve().parents[1]

@@ -49,6 +49,9 @@ def not_core(found: tuple[plugins.Component, ...]) -> list[tuple[str, str]]:
 
 def test_env_var_restricts_loading_and_the_core_readers_always_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "ner-toolkit-example-format")
+    assert set(not_core(plugins.components())) == {("reader", "enamex"), ("format", "slash-tags"), ("format", "curly"),
+                                                   ("predictor", "gazetteer")}
+    monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "slash_tags")
     assert not_core(plugins.components()) == [("format", "slash-tags")]
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "")
     assert not_core(plugins.components()) == []

@@ -51,7 +51,7 @@ class ParseResult:
 
     ``spans`` are on the original tokens; ``mentions`` are the entities as written, in
     output order; ``copied_input`` is true when the output without its markup equals the
-    input (up to whitespace).
+    input up to whitespace and letter case.
     """
 
     spans: tuple[Span, ...] = ()
@@ -77,6 +77,14 @@ class InlineMarkup:
     open: str
     close: str
     max_depth: int = 1
+
+    def opener(self, label: str) -> str:
+        """The opener of an entity labelled ``label``."""
+        return self.open.replace("{label}", label)
+
+    def closer(self, label: str) -> str:
+        """The closer of an entity labelled ``label``."""
+        return self.close.replace("{label}", label)
 
     def __post_init__(self) -> None:
         if not self.open or not self.close:

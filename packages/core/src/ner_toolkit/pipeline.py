@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import shutil
 import sys
 import time
@@ -19,10 +18,11 @@ from typing import Any
 
 import yaml
 
-from . import plugins
+from . import parallel, plugins
 from .build import load_split, make_formatter, make_predictor, make_reader, make_scorers, nested_problem
 from .interfaces import Example, Formatter, Prediction, Predictor, Trainer
 from .manifest import manifest
+from .parallel import World
 from .predictions import prediction_line, read_predictions
 from .recipe import SPLITS, ComponentConfig, Recipe
 from .reports import write_json, write_report, write_text
@@ -40,8 +40,10 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _silent(message: str) -> None:
-    pass
+def _ranked(message: str) -> None:
+    """The log of a data-parallel process other than the main one: its own prediction lines only."""
+    if message.startswith("predict: rank "):
+        _stderr(message)
 
 
 def render_split(formatter: Formatter, sentences: Sequence[Sentence]) -> list[Example]:
@@ -70,19 +72,27 @@ def predict_split(
     examples: Sequence[Example],
     path: Path,
     log: Log = _stderr,
+    world: World = World(),
+    token: str = "",
 ) -> list[Prediction]:
-    """Generate what ``path`` does not hold yet, appending each prediction as it is parsed.
+    """Generate what ``path`` (and the shards of a killed data-parallel run) does not hold yet.
 
-    ``predictor`` gives the opened predictor; it is only called when something is left to generate.
+    Each prediction is appended as soon as it is parsed: to ``path``, or under a
+    data-parallel launch to this process's shard, which the main process merges when
+    every process is done (``parallel``). ``predictor`` gives the opened predictor; it is
+    only called when something is left to generate. Returns the split's predictions in
+    sentence order (in the main process; the others return none).
     """
-    done = read_predictions(path)
-    todo = [i for i, sentence in enumerate(sentences) if sentence.id not in done]
+    done = parallel.read_all(path)
+    todo = world.share([i for i, sentence in enumerate(sentences) if sentence.id not in done])
+    target = parallel.shard_path(path, world.rank) if world.size > 1 else path
     if todo:
-        log(f"predict: {len(todo)} of {len(sentences)} sentences to generate ({len(done)} already in {path})")
+        who = f"rank {world.rank} of {world.size}: " if world.size > 1 else ""
+        log(f"predict: {who}{len(todo)} of {len(sentences)} sentences to generate ({len(done)} already in {path})")
         began = time.perf_counter()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         pending = [examples[i] for i in todo]
-        with path.open("a", encoding="utf-8") as handle:
+        with target.open("a", encoding="utf-8") as handle:
             for index, output in predictor().generate(pending):
                 sentence = sentences[todo[index]]
                 prediction = Prediction.from_parse(sentence.id, output, formatter.parse(output, sentence.tokens))
@@ -90,16 +100,19 @@ def predict_split(
                 handle.flush()
                 done[sentence.id] = prediction
         seconds = time.perf_counter() - began
-        log(f"predict: {len(todo)} sentences in {seconds:.1f} s ({len(todo) / seconds:.2f} sentences/s)")
-    missing = [s.id for s in sentences if s.id not in done]
+        log(f"predict: {who}{len(todo)} sentences in {seconds:.1f} s ({len(todo) / seconds:.2f} sentences/s)")
+    order = [s.id for s in sentences]
+    if world.size > 1:
+        parallel.finish(path, world, token, order)
+        if not world.main:
+            return []
+        done = read_predictions(path)
+    elif parallel.shards(path):  # a data-parallel run was killed; this one ran alone
+        parallel.merge(path, done, order)
+    missing = [i for i in order if i not in done]
     if missing:
         raise RuntimeError(f"predictor returned no output for {len(missing)} sentence(s), e.g. {missing[:3]}")
-    return [done[s.id] for s in sentences]
-
-
-def is_main_process() -> bool:
-    """False in the extra processes of a data-parallel launch (``accelerate launch``, torchrun)."""
-    return os.environ.get("RANK", "0") == "0"
+    return [done[i] for i in order]
 
 
 def clear(folder: Path) -> None:
@@ -137,13 +150,14 @@ def _split_inputs(recipe: Recipe, split: str, data_hash: str) -> dict[str, Any]:
 def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, Any]:
     """Run every stage the recipe asks for; return the metrics by split.
 
-    Under a data-parallel launch every process trains; only the main one writes files,
-    predicts and scores.
+    Under a data-parallel launch every process trains and predicts its share of each
+    split; only the main one writes the run's files, merges the predictions and scores.
     """
     out = recipe.output_dir
-    main = is_main_process()
+    world = World.from_environment()
+    main = world.main
     if not main:
-        log = _silent
+        log = _ranked
     if fresh and main:
         clear(out)
         log(f"fresh: removed the earlier run's files from {out}")
@@ -193,8 +207,6 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
         gc.collect()
 
     results: dict[str, Any] = {}
-    if not main:
-        return results
     if recipe.predictor is None:
         log("predict: no predictor in the recipe; stopping after render")
         return results
@@ -218,9 +230,12 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
                 continue
             path = out / "predictions" / f"{split}.jsonl"
             reports = [out / "reports" / f"{split}.md", out / "reports" / f"{split}.html"]
-            stages.begin(f"predict:{split}", {"examples": keys[split], "model": model_key, "predictor": predictor_inputs},
-                         [path, out / "metrics" / f"{split}.json", *reports])
-            predictions = predict_split(loaded, formatter, splits[split], examples[split], path, log)
+            stale = [path, *parallel.shards(path), out / "metrics" / f"{split}.json", *reports]
+            key = stages.begin(f"predict:{split}", {"examples": keys[split], "model": model_key, "predictor": predictor_inputs}, stale)
+            token = parallel.begin(path, world, key) if world.size > 1 else ""
+            predictions = predict_split(loaded, formatter, splits[split], examples[split], path, log, world, token)
+            if not main:
+                continue
             results[split] = score(scorers, splits[split], predictions)
             write_report(out / "metrics" / f"{split}.json", out / "reports" / split, f"{recipe.name}: {split}", scorers, results[split])
             log(f"score: {split} report in {out / 'reports' / f'{split}.md'}")
