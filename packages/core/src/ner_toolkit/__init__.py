@@ -25,11 +25,14 @@ from .interfaces import (
 from .labels import CONLL2003_LABELS, Label
 from .schemes import Scheme, convert_tags, spans_to_tags, tags_to_spans
 from .spans import Sentence, Span
+from .tagger import Document, Entity, Tagger
 
 __all__ = [
     "CONLL2003_LABELS",
     "CoNLLFormatError",
     "Diagnostic",
+    "Document",
+    "Entity",
     "Example",
     "Formatter",
     "InlineMarkup",
@@ -44,6 +47,7 @@ __all__ = [
     "Scorer",
     "Sentence",
     "Span",
+    "Tagger",
     "Tokenizer",
     "Trainer",
     "convert_tags",

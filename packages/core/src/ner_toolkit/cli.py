@@ -99,6 +99,69 @@ def render(recipe_path: Path, overrides: tuple[str, ...], output: Path | None) -
 cli.add_command(evaluate)
 
 
+@cli.command()
+@click.argument("model", metavar="MODEL")
+@click.option("-i", "--input", "input_path", default="-", show_default=True, help="Input file, or - for stdin.")
+@click.option("-o", "--output", "output_path", default="-", show_default=True, help="Output file, or - for stdout.")
+@click.option("--input-format", type=click.Choice(["text", "jsonl", "conll"]), default="text", show_default=True,
+              help="text: a document per line; jsonl: {\"text\", \"id\"?} per line; conll: tokenized sentences.")
+@click.option("--output-format", type=click.Choice(["jsonl", "conll"]), default="jsonl", show_default=True)
+@click.option("--resume", is_flag=True, help="Skip the documents the output (jsonl) already holds.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Sentences decoded together, across documents.")
+@click.option("--base", help="Base model of a PEFT adapter named by MODEL (when MODEL is not a run or export folder).")
+@click.option("--format", "format_name", help="Output format the model answers in. [default: the run's]")
+@click.option("--labels", help="Comma-separated labels, or conll2003. [default: the run's]")
+@click.option("--tokenizer", default="regex", show_default=True, help="Tokenizer plugin for raw text.")
+@click.option("--max-tokens", type=int, default=256, show_default=True, help="Longer sentences are cut, with a warning.")
+@click.option("--device", help="Device for the model, e.g. cpu, cuda:1. [default: a GPU when there is one]")
+def predict(
+    model: str, input_path: str, output_path: str, input_format: str, output_format: str, resume: bool, batch_size: int,
+    base: str | None, format_name: str | None, labels: str | None, tokenizer: str, max_tokens: int, device: str | None,
+) -> None:
+    """Tag documents with MODEL: a run folder, an exported folder, or a model or adapter (folder or hub name).
+
+    \b
+    Examples:
+      ner-toolkit predict runs/quickstart --input notes.txt --output entities.jsonl
+      cat notes.txt | ner-toolkit predict runs/quickstart
+      ner-toolkit predict adapter/ --base Qwen/Qwen2.5-7B --format bracketed --labels conll2003 -i docs.jsonl --input-format jsonl
+    """
+    import sys
+
+    from .predict import InputError, predict as run_predict
+    from .tagger import Tagger
+
+    with reported(*EXPECTED_ERRORS, InputError):
+        data = sys.stdin.buffer.read() if input_path == "-" else Path(input_path).read_bytes()
+        options = {"device": device} if device else {}
+        tagger = Tagger.load(model, base=base, format=format_name, labels=labels, tokenizer=tokenizer,
+                             max_tokens=max_tokens, **options)
+        output = None if output_path == "-" else Path(output_path)
+        try:
+            counts = run_predict(tagger, "stdin" if input_path == "-" else input_path, data, output, input_format,  # type: ignore[arg-type]
+                                 output_format, resume, batch_size)  # type: ignore[arg-type]
+        finally:
+            tagger.close()
+    click.echo(
+        f"tagged {counts['documents']} documents ({counts['skipped']} already done): {counts['sentences']} sentences, "
+        f"{counts['entities']} entities; {counts['cut_sentences']} sentences cut at --max-tokens, "
+        f"{counts['sentences_with_diagnostics']} with parse diagnostics",
+        err=True,
+    )
+
+
+@cli.command(name="export")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out_dir", type=click.Path(path_type=Path))
+def export_command(run_dir: Path, out_dir: Path) -> None:
+    """Write RUN_DIR's trained model to OUT_DIR as a folder that `predict`, Tagger.load and a model hub take as it is."""
+    from .export import export
+
+    with reported(*EXPECTED_ERRORS):
+        export(run_dir, out_dir)
+    click.echo(f"exported {run_dir} to {out_dir}")
+
+
 @cli.command(name="plugins")
 def list_plugins() -> None:
     """List every plugin component with its kind and the distribution it came from."""

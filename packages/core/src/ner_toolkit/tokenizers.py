@@ -3,7 +3,8 @@
 - ``whitespace``: every run of non-space characters is a token.
 - ``regex``: tokens as CoNLL-2003 and the Penn Treebank split English (``England 's``,
   ``do n't``, ``158 .``, ``U.S.``, ``one-day``), by one regular expression that an option
-  may replace; sentences end after ``.``, ``!`` or ``?`` followed by a space and a capital.
+  may replace; sentences end after ``.``, ``!`` or ``?`` (and a closing quote) followed by a space and
+  a capital (or an opening quote and a capital), but not after an abbreviation (``U.S.``, ``J.``).
 """
 
 from __future__ import annotations
@@ -16,16 +17,28 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .hookspecs import hookimpl
 from .interfaces import Tokenizer
 
+ABBREVIATIONS = "Aug|Calif|Co|Corp|Dec|Dr|Feb|Fla|Gen|Gov|Inc|Jan|Jr|Lt|Ltd|Mr|Mrs|Ms|Mt|No|Nov|Oct|Rep|Rev|Sen|Sept|Sr|St|vs"
+"""Abbreviations CoNLL-2003 keeps with their dot before another word (the frequent ones in eng.train)."""
+
 CONLL_LIKE = (
-    r"(?:[A-Za-z]\.){2,}"  # abbreviations with inner dots: U.S., U.N.
-    r"|\d+(?:[.,:/]\d+)+"  # numbers and times: 1,000  3.5  14:06  1/2
+    r"(?m:^)\d{1,3}\.(?=[ \t]+\S)"  # a numbered list item at the start of a line: 1. Jesper Ronnback
+    r"|(?:[A-Za-z]\.){2,}"  # abbreviations with inner dots: U.S., U.N.
+    rf"|(?:{ABBREVIATIONS})\.(?=\s+\S)"  # Inc. and St. before another word (at the end they end the sentence)
+    r"|[A-Z]\.(?=\s+[A-Z])"  # an initial: J. Smith
+    r"|[+-]?\d*[.,]?\d+(?:[-.,:/]\d+)*=?(?![\w-])"  # numbers, scores, times and dates: 1,000 3.5 .500 +44 2-0 14:06 1996-12-06 10=
+    r"|[A-Z]{1,2}\$"  # currencies: C$, US$
     r"|\w+?(?=n't\b)"  # do|n't
-    r"|n't\b"
-    r"|'(?:s|re|ve|ll|d|m)\b"  # England|'s
-    r"|\w+(?:[-&]\w+)*"  # words, one-day, AT&T
+    r"|(?i:n't)\b"
+    r"|'(?i:s|re|ve|ll|d|m)\b"  # England|'s, THURSDAY|'S
+    r"|\w+(?:(?:[-&]|'(?!(?i:s|re|ve|ll|d|m)\b))\w+)*"  # words, one-day, 10-year, AT&T, O'Brien
+    r"|--|\.\.\."  # dashes, ellipses
     r"|\S"  # any other character alone
 )
 SENTENCE_END = re.compile(r"[.!?]['\")\]]*$")
+ABBREVIATION = re.compile(rf"(?:[A-Za-z]\.)+|(?:{ABBREVIATIONS})\.")
+"""A token that ends in a dot but ends no sentence: U.S., J., Inc."""
+CLOSERS = frozenset({'"', "'", ")", "]"})
+OPENERS = frozenset({'"', "'", "(", "["})
 
 
 class WhitespaceTokenizer(Tokenizer):
@@ -81,10 +94,22 @@ class RegexTokenizer(Tokenizer):
             return [tokens] if tokens else []
         found: list[list[tuple[int, int]]] = []
         current: list[tuple[int, int]] = []
+        words = [text[start:end] for start, end in tokens]
+
+        def ends(k: int) -> bool:  # 158 . | said . " | rained !
+            if words[k] in CLOSERS and k > 0 and tokens[k - 1][1] == tokens[k][0]:
+                k -= 1
+            return bool(SENTENCE_END.search(words[k])) and not ABBREVIATION.fullmatch(words[k])
+
+        def starts(k: int) -> bool:  # Then | "I | (The
+            if words[k] in OPENERS and k + 1 < len(tokens) and tokens[k][1] == tokens[k + 1][0]:
+                k += 1
+            return words[k][0].isupper()
+
         for index, (start, end) in enumerate(tokens):
             current.append((start, end))
             following = tokens[index + 1] if index + 1 < len(tokens) else None
-            if following and SENTENCE_END.search(text[start:end]) and following[0] > end and text[following[0]].isupper():
+            if following and following[0] > end and ends(index) and starts(index + 1):
                 found.append(current)
                 current = []
         if current:

@@ -7,6 +7,7 @@ discards everything after the first newline anyway).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ class TransformersOptions(BaseModel):
     )
     prefix_cache: bool = Field(False, description="compute the prompts' common prefix once and reuse its KV cache")
     draft_tokens: int = Field(16, ge=1, description="longest draft per forward pass (speculative decoding)")
+    adaptive_drafts: bool = Field(True, description="each row's drafts grow while accepted whole and shrink when rejected")
     pause_at_names: bool = Field(False, description="drafts stop before capitalized words not yet seen as entities")
 
 
@@ -100,10 +102,12 @@ class TransformersPredictor(Predictor):
             "stop_at_newline": decoding != "plain",
             "draft_tokens": decoding != "speculative",
             "pause_at_names": decoding != "speculative",
+            "adaptive_drafts": decoding != "speculative",
         }
         why = {"max_new_tokens": "the copy grammar bounds constrained outputs", "new_tokens_per_input_token": "the copy grammar bounds constrained outputs",
                "stop_at_newline": "constrained outputs hold no newline", "draft_tokens": "drafts are made only by speculative decoding",
-               "pause_at_names": "drafts are made only by speculative decoding"}
+               "pause_at_names": "drafts are made only by speculative decoding",
+               "adaptive_drafts": "drafts are made only by speculative decoding"}
         return [
             f"predictor.options.{name}: has no effect with decoding: {decoding} ({why[name]})"
             for name, unused in ignored.items() if unused and name in given
@@ -119,12 +123,15 @@ class TransformersPredictor(Predictor):
         if o.threads:
             torch.set_num_threads(o.threads)
         device = pick_device(o.device)
-        dtype = o.dtype if o.dtype != "auto" else ("bfloat16" if device == "cuda" else "float32")
+        if device == "cuda" and "LOCAL_RANK" in os.environ:  # a data-parallel launch: one GPU per process
+            device = f"cuda:{os.environ['LOCAL_RANK']}"
+        dtype = o.dtype if o.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
         adapter = self.adapter
-        if adapter is not None and (Path(adapter) / "adapter_config.json").exists():
-            from peft import PeftModel
+        local = adapter is not None and Path(adapter).is_dir()
+        if adapter is not None and (not local or (Path(adapter) / "adapter_config.json").exists()):
+            from peft import PeftModel  # a PEFT adapter: a saved folder, or a hub name (then the base's tokenizer)
 
-            tokenizer = load_tokenizer(self.model, adapter)
+            tokenizer = load_tokenizer(self.model, adapter if local else None)
             base = load_model(self.model, dtype, device)
             model = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
         elif adapter is not None:
@@ -217,7 +224,7 @@ class TransformersPredictor(Predictor):
         decoder = CopyDecoder(
             loaded.model, loaded.tokenizer, self.formatter, decoding=o.decoding, prefix_cache=o.prefix_cache,
             batch_size=o.batch_size, draft_tokens=o.draft_tokens, pause_at_names=o.pause_at_names,
-            end_of_turn=loaded.end_of_turn, stop_ids=loaded.stop_ids, trie=loaded.trie,
+            adaptive_drafts=o.adaptive_drafts, end_of_turn=loaded.end_of_turn, stop_ids=loaded.stop_ids, trie=loaded.trie,
         )
         caps = [o.max_new_tokens or int(o.new_tokens_per_input_token * n) + 16 for n in input_lengths]
         yield from decoder.generate(prompts, examples, caps, on_batch=progress.update)

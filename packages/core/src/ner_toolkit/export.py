@@ -1,0 +1,70 @@
+"""``ner-toolkit export``: a run's model as a self-contained folder that ``Tagger.load`` reads and a model hub can host.
+
+The folder holds the trained weights (a PEFT adapter, or full weights) with the tokenizer,
+and ``ner_toolkit.json``: the format with its options, the labels, the instruction as the
+model was trained on it, the chat layout, and for an adapter the base model it adapts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .build import make_formatter
+from .recipe import Recipe
+from .tagger import EXPORT_FILE, _trained_model
+
+CARD = """---
+library_name: {library}
+{base}tags: [ner, token-classification, ner-toolkit]
+---
+# {name}
+
+Named-entity recognition with a generative model fine-tuned by ner-toolkit: it answers in the
+`{format}` format with the labels {labels}.
+
+```python
+from ner_toolkit import Tagger
+tagger = Tagger.load("{name}")
+print(tagger("Hussain, considered surplus to England's one-day requirements, struck 158.").entities)
+```
+"""
+
+
+def export(run: Path, out: Path) -> Path:
+    """Copy ``run``'s trained model into ``out`` with the metadata that loading needs; return ``out``."""
+    recipe_path = run / "recipe.yaml"
+    if not recipe_path.is_file():
+        raise ValueError(f"{run}: not a run folder (no recipe.yaml)")
+    recipe = Recipe.model_validate(yaml.safe_load(recipe_path.read_text(encoding="utf-8")))
+    model_dir = _trained_model(run)
+    if model_dir is None or recipe.model is None:
+        raise ValueError(f"{run}: the run has no trained model yet (no model/trained.json); run its recipe to the end first")
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out}: exists and is not empty; export into a new folder")
+    shutil.copytree(model_dir, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoint-*", "training_args.bin"))
+    adapter = (out / "adapter_config.json").is_file()
+    formatter = make_formatter(recipe)
+    model: dict[str, Any] = {"chat_template": recipe.model.chat_template, "system_prompt": recipe.model.system_prompt}
+    if adapter:
+        model.update(base=recipe.model.name_or_path if recipe.model.package is None else recipe.model.resolved_path(),
+                     gguf_file=recipe.model.gguf_file, revision=recipe.model.revision)
+    meta = {
+        "format": {"name": recipe.format.name, "options": dict(recipe.format.options)},
+        "labels": [label.model_dump(mode="json") for label in recipe.labels],
+        "instruction": formatter.instruction(),
+        "model": model,
+        "predictor": recipe.predictor.model_dump(mode="json") if recipe.predictor else {"name": "transformers", "options": {}},
+    }
+    (out / EXPORT_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    base = f"base_model: {model['base']}\n" if adapter else ""
+    (out / "README.md").write_text(  # replaces the placeholder card PEFT saves beside an adapter
+        CARD.format(library="peft" if adapter else "transformers", base=base, name=out.name, format=recipe.format.name,
+                    labels=", ".join(label.name for label in recipe.labels)),
+        encoding="utf-8",
+    )
+    return out
