@@ -150,6 +150,41 @@ def predict(
     )
 
 
+@cli.command()
+@click.argument("model", metavar="MODEL")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--token", envvar="NER_TOOLKIT_TOKEN", help="Require 'Authorization: Bearer TOKEN' on every request (also: NER_TOOLKIT_TOKEN).")
+@click.option("--max-batch-size", type=int, default=32, show_default=True, help="Texts of concurrent requests tagged together.")
+@click.option("--max-wait-ms", type=float, default=10.0, show_default=True, help="How long a batch waits for more requests.")
+@click.option("--max-texts", type=int, default=64, show_default=True, help="Texts one request may send.")
+@click.option("--max-chars", type=int, default=20_000, show_default=True, help="Characters one text may have.")
+@click.option("--max-body-bytes", type=int, default=1_000_000, show_default=True, help="Larger request bodies get 413.")
+@click.option("--base", help="Base model of a PEFT adapter named by MODEL.")
+@click.option("--format", "format_name", help="Output format the model answers in. [default: the run's]")
+@click.option("--labels", help="Comma-separated labels, or conll2003. [default: the run's]")
+@click.option("--device", help="Device for the model, e.g. cpu, cuda:1.")
+def serve(
+    model: str, host: str, port: int, token: str | None, max_batch_size: int, max_wait_ms: float, max_texts: int,
+    max_chars: int, max_body_bytes: int, base: str | None, format_name: str | None, labels: str | None, device: str | None,
+) -> None:
+    """Serve MODEL (a run folder, an exported folder, or a model or adapter) over HTTP: POST /v1/tag.
+
+    \b
+    Example:
+      ner-toolkit serve runs/quickstart --port 8000
+      curl -s localhost:8000/v1/tag -H 'content-type: application/json' -d '{"text": "EU rejects German call"}'
+    """
+    from .serve import Limits, serve as run_server
+    from .tagger import Tagger
+
+    with reported(*EXPECTED_ERRORS):
+        options: dict[str, object] = {"device": device} if device else {}
+        tagger = Tagger.load(model, base=base, format=format_name, labels=labels, batch_size=max_batch_size, **options)
+    limits = Limits(max_batch_size, max_wait_ms, max_texts, max_chars, max_body_bytes)
+    run_server(tagger, host, port, limits, token or None)
+
+
 @cli.command(name="export")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("out_dir", type=click.Path(path_type=Path))

@@ -136,13 +136,15 @@ class Tagger:
         tokenizer: str = "regex",
         max_tokens: int = DEFAULT_MAX_TOKENS,
         predictor: str | None = None,
+        batch_size: int | None = None,
         **predictor_options: Any,
     ) -> Tagger:
         """Load a run folder, an exported folder, or a model or adapter (folder or hub name).
 
         Keyword arguments override what the run or export says; for a bare model or adapter
-        they say it (``format`` and ``labels`` at least). ``predictor_options`` go to the
-        predictor (``batch_size``, ``decoding``, ``device``, ...).
+        they say it (``format`` and ``labels`` at least). ``batch_size`` sets the predictor's
+        decoding batch where it has one; ``predictor_options`` go to the predictor as they are
+        (``decoding``, ``device``, ...).
         """
         folder = Path(source)
         settings: dict[str, Any]
@@ -169,11 +171,14 @@ class Tagger:
             if "decoding" not in options:  # the run's setting when there is one; else speculative copying where it applies
                 options["decoding"] = "speculative" if formatter.inline_markup() is not None else "plain"
                 options.setdefault("prefix_cache", True)
+        predictor_cls = plugins.get_predictor(name)
+        if batch_size is not None and "batch_size" in predictor_cls.Options.model_fields:
+            options["batch_size"] = batch_size
         spec = ModelSpec(
             settings["model"], settings.get("gguf_file"), settings.get("revision"),
             settings.get("chat_template", "model"), settings.get("system_prompt"),
         )
-        made = plugins.get_predictor(name)(spec, settings.get("adapter"), formatter, **options)
+        made = predictor_cls(spec, settings.get("adapter"), formatter, **options)
         return cls(formatter, made, plugins.get_tokenizer(tokenizer)(), max_tokens)
 
     @staticmethod

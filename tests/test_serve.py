@@ -1,0 +1,158 @@
+"""`ner-toolkit serve`: the real server in a subprocess on a free localhost port, called with a real HTTP client.
+
+The run folder predicts with the example plugin's gazetteer (no model), so responses can be
+compared with the Tagger's own output exactly. Every request goes to 127.0.0.1 and every
+loop here is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ner_toolkit import Tagger
+from ner_toolkit.pipeline import run
+from ner_toolkit.recipe import load_recipe
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "recipes" / "qwen2.5-7b-conll2003.yaml"
+TEXT = "Hussain, considered surplus to England's one-day requirements, struck 158."
+TEXTS = [TEXT, "", "Essex beat Kent.  Nasser Hussain scored 58 runs."]
+
+
+@pytest.fixture(scope="module")
+def gazetteer_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("serve")
+    entries = folder / "names.json"
+    entries.write_text(json.dumps({"Hussain": "PER", "England": "LOC", "Essex": "ORG", "Nasser Hussain": "PER"}), encoding="utf-8")
+    recipe = load_recipe(REFERENCE, ["data.train=null", "data.dev=null", "data.test=null", "trainer=null",
+                                     f"predictor={{name: gazetteer, options: {{entries: {entries}}}}}", f"output_dir={folder / 'run'}"])
+    run(recipe, log=lambda message: None)
+    return folder / "run"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(run_dir: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ner_toolkit", "serve", str(run_dir), "--port", str(port), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            httpx.get(f"{url}/health", timeout=1, headers={"authorization": "Bearer s3cret"})
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("the server did not start within 60 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(gazetteer_run: Path) -> Iterator[str]:
+    process, url = start(gazetteer_run, "--max-wait-ms", "100", "--max-texts", "4", "--max-chars", "300",
+                         "--max-body-bytes", "2000")
+    yield url
+    stop(process)
+
+
+def test_responses_equal_the_taggers_own_output(server: str, gazetteer_run: Path) -> None:
+    tagger = Tagger.load(gazetteer_run)
+    one = httpx.post(f"{server}/v1/tag", json={"text": TEXT}, timeout=30)
+    assert one.status_code == 200, one.text
+    assert one.json()["documents"] == [tagger(TEXT).to_json()]
+    many = httpx.post(f"{server}/v1/tag", json={"texts": TEXTS}, timeout=30)
+    assert many.json()["documents"] == [document.to_json() for document in tagger.pipe(TEXTS)]
+    assert many.json()["documents"][1]["entities"] == []  # an empty text has no entities
+    model = httpx.get(f"{server}/v1/model", timeout=10).json()
+    assert (model["predictor"], model["format"], model["labels"]) == ("gazetteer", "bracketed", ["ORG", "PER", "LOC", "MISC"])
+    assert "ner-toolkit-core" in model["versions"] and model["limits"]["max_texts"] == 4
+    assert httpx.get(f"{server}/openapi.json", timeout=10).json()["paths"]["/v1/tag"]
+
+
+def test_concurrent_requests_are_gathered_into_batches(server: str) -> None:
+    before = httpx.get(f"{server}/v1/model", timeout=10).json()["served"]
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await asyncio.gather(*(client.post(f"{server}/v1/tag", json={"text": f"{TEXT} {k}"}) for k in range(16)))
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses] == [200] * 16
+    assert [r.json()["documents"][0]["text"] for r in responses] == [f"{TEXT} {k}" for k in range(16)]
+    after = httpx.get(f"{server}/v1/model", timeout=10).json()["served"]
+    requests, batches = after["requests"] - before["requests"], after["batches"] - before["batches"]
+    assert requests == 16 and batches < requests
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"texts": ["a"] * 5}, 422, "5 texts; at most 4 per request"),
+        ({"text": "x" * 301}, 422, "a text of 301 characters; at most 300 per text"),
+        ({"text": "x", "model": "/etc/passwd"}, 422, "Extra inputs are not permitted"),
+        ({}, 422, "give either 'text' or 'texts'"),
+        ({"text": 7}, 422, "Input should be a valid string"),
+        ({"texts": ["y" * 250] * 4 + ["z" * 250] * 4}, 413, "at most 2000"),
+        ('{"text": "unclosed', 422, "JSON decode error"),
+    ],
+)
+def test_bad_requests_get_their_status_and_leave_the_server_up(server: str, body: object, status: int, message: str) -> None:
+    content = body if isinstance(body, str) else json.dumps(body)
+    response = httpx.post(f"{server}/v1/tag", content=content, headers={"content-type": "application/json"}, timeout=30)
+    assert response.status_code == status and message in response.text, response.text
+    assert httpx.post(f"{server}/v1/tag", json={"text": TEXT}, timeout=30).status_code == 200
+
+
+def test_a_token_is_required_on_every_request(gazetteer_run: Path) -> None:
+    process, url = start(gazetteer_run, env={"NER_TOOLKIT_TOKEN": "s3cret"})
+    try:
+        for path in ("/health", "/v1/model", "/docs"):
+            assert httpx.get(f"{url}{path}", timeout=10).status_code == 401
+        assert httpx.post(f"{url}/v1/tag", json={"text": TEXT}, headers={"authorization": "Bearer wrong"}, timeout=10).status_code == 401
+        good = httpx.post(f"{url}/v1/tag", json={"text": TEXT}, headers={"authorization": "Bearer s3cret"}, timeout=10)
+        assert good.status_code == 200 and good.json()["documents"][0]["entities"][0]["text"] == "Hussain"
+    finally:
+        stop(process)
+
+
+def test_shutdown_finishes_the_requests_in_flight(gazetteer_run: Path) -> None:
+    process, url = start(gazetteer_run, "--max-wait-ms", "1500")  # a request waits 1.5 s in the batcher
+
+    async def request_then_stop() -> httpx.Response:
+        async with httpx.AsyncClient(timeout=30) as client:
+            pending = asyncio.create_task(client.post(f"{url}/v1/tag", json={"text": TEXT}))
+            await asyncio.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            return await pending
+
+    response = asyncio.run(request_then_stop())
+    assert response.status_code == 200 and response.json()["documents"][0]["entities"][1]["text"] == "England"
+    assert process.wait(timeout=30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has drained
