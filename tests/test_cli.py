@@ -80,3 +80,18 @@ def test_constrained_decoding_with_a_json_format_is_refused_before_work(tmp_path
     assert (f"{QUICKSTART}: predictor.options.decoding: speculative decoding needs an inline format "
             "(bracketed, xml), not 'json-grouped'") in result.output
     assert not (tmp_path / "never").exists()
+
+
+def test_debug_keeps_the_traceback_that_an_error_line_hides(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data = tmp_path / "bad.conll"
+    data.write_text("EU NNP I-NP I-ORG\nrejects VBZ\n", encoding="utf-8")
+    args = ["render", QUICKSTART, "--set", f"data.dir={tmp_path}", "--set", "data.train=bad.conll", "--set", "data.dev=null",
+            "--set", "data.test=null", "-o", str(tmp_path / "out")]
+    plain = subprocess.run([sys.executable, "-m", "ner_toolkit", *args], capture_output=True, text=True)
+    assert plain.returncode == 1 and "Traceback" not in plain.stderr
+    assert "bad.conll:2:" in plain.stderr.strip().splitlines()[-1]
+    debug = subprocess.run([sys.executable, "-m", "ner_toolkit", "--debug", *args], capture_output=True, text=True)
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr and "CoNLLFormatError" in debug.stderr

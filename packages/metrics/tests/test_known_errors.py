@@ -105,12 +105,22 @@ def test_error_breakdown(predictions):
     assert parse["by_kind"]["unknown_label"]["examples"][0]["id"] == "t:30"
 
 
-@pytest.mark.parametrize("cls", [SeqevalScorer, NervaluateScorer, PaperScorer, ErrorBreakdown])
-def test_markdown_and_json(cls, predictions):
+HEADLINES = {
+    SeqevalScorer: lambda r: [f"| **micro avg** | {r['micro']['precision']:.4f} | {r['micro']['recall']:.4f} | {r['micro']['f1']:.4f} |"],
+    NervaluateScorer: lambda r: [f"{r['overall'][s]['f1']:.4f}" for s in ("strict", "exact", "partial", "ent_type")],
+    PaperScorer: lambda r: [f"{r['micro']['f1']:.4f}"],
+    ErrorBreakdown: lambda r: ["ORG", "LOC", "[New York | LOC]", "CITY"],
+}
+
+
+@pytest.mark.parametrize("cls", list(HEADLINES))
+def test_markdown_shows_the_numbers_of_the_json(cls, predictions):
     import json
 
     scorer = cls(LABELS)
     result = scorer.score(GOLD, predictions)
-    json.dumps(result, allow_nan=False)
+    assert json.loads(json.dumps(result, allow_nan=False)) == result
     text = scorer.markdown(result)
-    assert text.startswith("### ") and "|" in text
+    assert text.startswith(f"### {scorer.name}:" if cls is not ErrorBreakdown else "### Error breakdown")
+    missing = [fragment for fragment in HEADLINES[cls](result) if fragment not in text]
+    assert not missing, text
