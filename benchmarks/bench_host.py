@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--before", default="HEAD", help="git revision of the 'before' copy decoding")
     parser.add_argument("--modes", default="generate,speculative-before,speculative-after")
+    parser.add_argument("--model", help="a saved model folder instead of the tiny random Qwen2 (e.g. runs/quickstart/model/full)")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "host.json"))
     args = parser.parse_args()
 
@@ -155,7 +156,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     scratch = Path(tempfile.mkdtemp(prefix="bench_host_"))
-    folder = tiny_qwen2(scratch / "tiny")
+    folder = Path(args.model) if args.model else tiny_qwen2(scratch / "tiny")
     before = load_before(args.before, scratch)
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     tokenizer.padding_side = "left"

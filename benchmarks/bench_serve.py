@@ -61,7 +61,7 @@ async def load(url: str, texts: list[str], concurrency: int) -> dict[str, float]
     }
 
 
-async def soak(url: str, texts: list[str], expected: dict[str, list], count: int, pid: int) -> dict[str, object]:
+async def soak(url: str, texts: list[str], expected: dict[str, list], count: int, pid: int, group: int) -> dict[str, object]:
     import httpx
     import psutil
 
@@ -71,9 +71,9 @@ async def soak(url: str, texts: list[str], expected: dict[str, list], count: int
     wrong = 0
     memory: list[int] = []
     async with httpx.AsyncClient(timeout=600) as client:
-        for start in range(0, count, 8):
+        for start in range(0, count, group):
             batch = []
-            for k in range(start, min(count, start + 8)):
+            for k in range(start, min(count, start + group)):
                 if k % 10 == 9:
                     batch.append((None, client.post(f"{url}/v1/tag", content=bad_bodies[k % 3], headers={"content-type": "application/json"})))
                 else:
@@ -97,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--run", default="runs/quickstart")
     parser.add_argument("--requests", default="16,64,128", help="requests at concurrency 1, 8, 32")
     parser.add_argument("--soak", type=int, default=2000)
+    parser.add_argument("--soak-group", type=int, default=32, help="soak requests sent together")
+    parser.add_argument("--soak-shortest", type=int, default=0, help="soak with the N shortest of the texts (0: the load texts)")
+    parser.add_argument("--skip-load", action="store_true", help="only the soak")
     args = parser.parse_args(argv)
     from sacremoses import MosesDetokenizer
 
@@ -127,21 +130,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         began = time.perf_counter()
         tagger(texts[0])
         single = time.perf_counter() - began
-        largest = max(counts)
+        largest = max(counts) if not args.skip_load else 1
         began = time.perf_counter()
         offline = list(tagger.pipe(texts[:largest], batch_size=largest))
         offline_rate = largest / (time.perf_counter() - began)
         print(f"offline: one sentence {single:.3f} s; {largest} sentences at {offline_rate:.3f} sentences/s; "
               f"load {os.getloadavg()[0]:.2f}", flush=True)
         expected = {d.text: [e.to_json() for e in d.entities] for d in offline}
-        for concurrency, n in zip((1, 8, 32), counts):
+        for concurrency, n in zip((1, 8, 32), [] if args.skip_load else counts):
             row = asyncio.run(load(url, texts[:n], concurrency))
             row["of_offline"] = round(row["sentences_per_s"] / offline_rate, 3)
             row["p50_over_single_offline"] = round(row["p50_s"] / single, 3)
             print(json.dumps(row), f"load {os.getloadavg()[0]:.2f}", flush=True)
+        soak_texts = sorted(texts, key=len)[: args.soak_shortest] if args.soak_shortest else texts[:largest]
+        if args.soak_shortest:
+            expected = {d.text: [e.to_json() for e in d.entities] for d in tagger.pipe(soak_texts, batch_size=len(soak_texts))}
         tagger.close()
         if args.soak:
-            print(json.dumps(asyncio.run(soak(url, texts[:largest], expected, args.soak, server.pid))), flush=True)
+            print(json.dumps(asyncio.run(soak(url, soak_texts, expected, args.soak, server.pid, args.soak_group))), flush=True)
     finally:
         server.terminate()
         server.wait(timeout=60)
