@@ -209,8 +209,7 @@ def _recipe(
 ) -> Recipe:
     """The recipe evaluate works under: the given one (or defaults), with the command's flags applied."""
     if recipe_path is not None:
-        recipe = load_recipe(recipe_path)
-        validate_components(recipe, str(recipe_path))
+        recipe = load_recipe(recipe_path)  # validated below, once the command's flags are applied
     else:
         recipe = Recipe(data=DataConfig(), scorers=[ComponentConfig(name=name) for name in DEFAULT_SCORERS])
     update: dict[str, Any] = {}

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
+from .predictions import complete_lines
 from .schemes import spans_to_tags
 from .spans import DOCSTART
 from .tagger import Document, Tagger
@@ -122,20 +123,7 @@ def _conll_items(data: bytes, name: str) -> tuple[list[Item], InputError | None]
 
 def done_ids(path: Path) -> set[str]:
     """Ids of the documents a JSONL output already holds; a torn last line (a killed run) is cut off."""
-    if not path.exists():
-        return set()
-    ids: set[str] = set()
-    good = 0
-    with path.open("rb") as handle:
-        for raw in handle:
-            if not raw.endswith(b"\n"):
-                break
-            ids.add(json.loads(raw)["id"])
-            good += len(raw)
-    if good != path.stat().st_size:
-        with path.open("r+b") as handle:
-            handle.truncate(good)
-    return ids
+    return {json.loads(raw)["id"] for raw in complete_lines(path)}
 
 
 def write_document(handle: IO[str], document: Document, output_format: OutputFormat) -> None:

@@ -40,23 +40,31 @@ def prediction_line(prediction: Prediction) -> str:
     return json.dumps(prediction_to_json(prediction), ensure_ascii=False) + "\n"
 
 
+def complete_lines(path: Path) -> list[bytes]:
+    """The whole lines of a file appended to as work finishes; a torn last line (a killed run) is cut off the file."""
+    if not path.exists():
+        return []
+    lines: list[bytes] = []
+    good = 0
+    with path.open("rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break
+            lines.append(raw)
+            good += len(raw)
+    if good != path.stat().st_size:
+        with path.open("r+b") as handle:
+            handle.truncate(good)
+    return lines
+
+
 def read_predictions(path: Path) -> dict[str, Prediction]:
     """Predictions already written, by sentence id. A torn last line (a killed run) is cut off."""
-    if not path.exists():
-        return {}
     done: dict[str, Prediction] = {}
-    good_bytes = 0
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.endswith(b"\n"):
-                break  # the run was killed mid-line: drop it, it is regenerated
-            try:
-                prediction = prediction_from_json(json.loads(raw))
-            except (ValueError, KeyError, TypeError) as error:
-                raise ValueError(f"{path}:{number}: not a prediction record: {error}") from None
-            done[prediction.sentence_id] = prediction
-            good_bytes += len(raw)
-    if good_bytes != path.stat().st_size:
-        with path.open("r+b") as handle:
-            handle.truncate(good_bytes)
+    for number, raw in enumerate(complete_lines(path), start=1):
+        try:
+            prediction = prediction_from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}:{number}: not a prediction record: {error}") from None
+        done[prediction.sentence_id] = prediction
     return done
