@@ -1,10 +1,12 @@
 """Data-parallel prediction: under ``accelerate launch`` or torchrun every process predicts its share.
 
-Each process appends its predictions to a shard of its own (``test.rank1.jsonl``), then
-leaves a marker; the main process waits for every marker, merges the shards and what was
-predicted before into the predictions file in sentence order, and removes the shards. A
-killed run resumes from the merged file and every shard, so no sentence is lost or
-predicted twice, whatever the number of processes of the rerun.
+Before a split, the main process merges what a killed launch left (its shards) into the
+predictions file; every process then shares out what that file does not hold, so all of
+them see the same work to share, however late one starts. Each process appends its
+predictions to a shard of its own (``test.rank1.jsonl``), then leaves a marker; the main
+process waits for every marker, merges the shards into the predictions file in sentence
+order, and removes the shards. No sentence is lost or predicted twice, whatever the number
+of processes of the rerun.
 
 The processes meet through files in the output folder (which they share), not through
 torch.distributed, so the core stays free of torch. A launcher that loses one process
@@ -79,12 +81,15 @@ def wait_for(paths: list[Path], content: str, timeout: float, poll: float = 0.05
         time.sleep(poll)
 
 
-def begin(path: Path, world: World, stage_key: str, timeout: float = 3600) -> str:
-    """Meet before a split is predicted: the main process has removed stale files; returns this split's token.
+def begin(path: Path, world: World, stage_key: str, order: list[str], timeout: float = 3600) -> str:
+    """Meet before a split is predicted: the main process has cleaned up; returns this split's token.
 
-    The token names the stage's fingerprint and this launch, the same in every process; the
-    main process writes it once it has cleaned up, and the others wait for exactly that, so
-    no process reads files the main one is about to remove, nor markers of an earlier launch.
+    The main process removes the markers of an earlier launch and merges its shards into
+    ``path``, so that ``path`` alone holds what is done and stays unchanged until every
+    process has finished: each process shares out the same remaining work, even one that
+    starts after another has written its first predictions. The token names the stage's
+    fingerprint and this launch, the same in every process; the main process writes it
+    once it has cleaned up, and the others wait for exactly that.
     """
     ready = _marker(path, "ready")
     token = f"{stage_key} {world.launch}"
@@ -92,6 +97,8 @@ def begin(path: Path, world: World, stage_key: str, timeout: float = 3600) -> st
         for rank in range(world.size):
             _marker(path, f"rank{rank}.done").unlink(missing_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if shards(path):
+            merge(path, read_all(path), order)
         write_text(ready, token)
         return token
     wait_for([ready], token, timeout)

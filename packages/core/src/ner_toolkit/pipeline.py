@@ -83,7 +83,9 @@ def predict_split(
     only called when something is left to generate. Returns the split's predictions in
     sentence order (in the main process; the others return none).
     """
-    done = parallel.read_all(path)
+    # In a data-parallel launch ``begin`` has merged any earlier shards into ``path``, which no
+    # process writes until all are done; the shards written meanwhile are this launch's work.
+    done = read_predictions(path) if world.size > 1 else parallel.read_all(path)
     todo = world.share([i for i, sentence in enumerate(sentences) if sentence.id not in done])
     target = parallel.shard_path(path, world.rank) if world.size > 1 else path
     if todo:
@@ -232,7 +234,8 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
             reports = [out / "reports" / f"{split}.md", out / "reports" / f"{split}.html"]
             stale = [path, *parallel.shards(path), out / "metrics" / f"{split}.json", *reports]
             key = stages.begin(f"predict:{split}", {"examples": keys[split], "model": model_key, "predictor": predictor_inputs}, stale)
-            token = parallel.begin(path, world, key) if world.size > 1 else ""
+            order = [s.id for s in splits[split]]
+            token = parallel.begin(path, world, key, order) if world.size > 1 else ""
             predictions = predict_split(loaded, formatter, splits[split], examples[split], path, log, world, token)
             if not main:
                 continue
