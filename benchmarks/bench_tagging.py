@@ -57,7 +57,7 @@ def startup(run: str) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", default="runs/quickstart")
-    parser.add_argument("-n", type=int, default=300, help="eng.testb sentences for accuracy and speed")
+    parser.add_argument("-n", type=int, default=300, help="eng.testb sentences for accuracy and speed (0: only the pipe rows)")
     parser.add_argument("--documents", type=int, default=1000, help="short documents for the batch-size rows")
     parser.add_argument("--batch-sizes", default="1,16,64")
     args = parser.parse_args(argv)
@@ -74,44 +74,45 @@ def main(argv: Sequence[str] | None = None) -> None:
     texts = [detokenizer.detokenize(list(s.tokens)) for s in sentences]
     print(f"machine load {os.getloadavg()[0]:.2f}; start-up: {startup(args.run)}", flush=True)
 
-    tagger = Tagger.load(args.run)
-    tagger.open()
-    subset, raw = sentences[: args.n], texts[: args.n]
-    timings: dict[str, list[float]] = {"tokens": [], "raw": []}
-    token_result = raw_result = None
-    for _ in range(2):
-        began = time.perf_counter()
-        token_result = tagger.tag_tokens([s.tokens for s in subset])
-        timings["tokens"].append(time.perf_counter() - began)
-        began = time.perf_counter()
-        raw_result = list(tagger.pipe(raw, batch_size=len(raw)))
-        timings["raw"].append(time.perf_counter() - began)
-    assert token_result is not None and raw_result is not None
+    if args.n > 0:
+        tagger = Tagger.load(args.run)
+        tagger.open()
+        subset, raw = sentences[: args.n], texts[: args.n]
+        timings: dict[str, list[float]] = {"tokens": [], "raw": []}
+        token_result = raw_result = None
+        for _ in range(2):
+            began = time.perf_counter()
+            token_result = tagger.tag_tokens([s.tokens for s in subset])
+            timings["tokens"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            raw_result = list(tagger.pipe(raw, batch_size=len(raw)))
+            timings["raw"].append(time.perf_counter() - began)
+        assert token_result is not None and raw_result is not None
 
-    gold_tags = [spans_to_tags(s.spans, len(s.tokens), "IOB2") for s in subset]
-    predicted_tags = [spans_to_tags(t.spans, len(s.tokens), "IOB2") for s, t in zip(subset, token_result)]
-    token_f1 = f1_score(gold_tags, predicted_tags, mode="strict", scheme=IOB2)
+        gold_tags = [spans_to_tags(s.spans, len(s.tokens), "IOB2") for s in subset]
+        predicted_tags = [spans_to_tags(t.spans, len(s.tokens), "IOB2") for s, t in zip(subset, token_result)]
+        token_f1 = f1_score(gold_tags, predicted_tags, mode="strict", scheme=IOB2)
 
-    gold_chars, predicted_chars, unmapped = set(), set(), 0
-    for k, (sentence, text, document) in enumerate(zip(subset, raw, raw_result)):
-        offsets = gold_offsets(text, sentence.tokens)
-        if offsets is None:
-            unmapped += 1
-            continue
-        gold_chars |= {(k, offsets[s.start][0], offsets[s.end - 1][1], s.label) for s in sentence.spans}
-        predicted_chars |= {(k, e.start, e.end, e.label) for e in document.entities}
-    correct = len(gold_chars & predicted_chars)
-    precision = correct / len(predicted_chars) if predicted_chars else 0.0
-    recall = correct / len(gold_chars) if gold_chars else 0.0
-    raw_f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    same_tokens = sum(1 for s, d in zip(subset, raw_result) if sum((t.tokens for t in d.sentences), ()) == s.tokens)
-    tokens_rate = args.n / min(timings["tokens"])
-    raw_rate = args.n / min(timings["raw"])
-    print(f"{args.n} eng.testb sentences: gold tokens F1 {token_f1:.4f} at {tokens_rate:.2f} sentences/s; "
-          f"raw text F1 {raw_f1:.4f} (P {precision:.4f} R {recall:.4f}) at {raw_rate:.2f} sentences/s "
-          f"({raw_rate / tokens_rate:.1%} of the token path); tokens recovered exactly in {same_tokens} of {args.n}; "
-          f"{unmapped} sentences whose gold could not be mapped to characters; times {timings}", flush=True)
-    tagger.close()
+        gold_chars, predicted_chars, unmapped = set(), set(), 0
+        for k, (sentence, text, document) in enumerate(zip(subset, raw, raw_result)):
+            offsets = gold_offsets(text, sentence.tokens)
+            if offsets is None:
+                unmapped += 1
+                continue
+            gold_chars |= {(k, offsets[s.start][0], offsets[s.end - 1][1], s.label) for s in sentence.spans}
+            predicted_chars |= {(k, e.start, e.end, e.label) for e in document.entities}
+        correct = len(gold_chars & predicted_chars)
+        precision = correct / len(predicted_chars) if predicted_chars else 0.0
+        recall = correct / len(gold_chars) if gold_chars else 0.0
+        raw_f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        same_tokens = sum(1 for s, d in zip(subset, raw_result) if sum((t.tokens for t in d.sentences), ()) == s.tokens)
+        tokens_rate = args.n / min(timings["tokens"])
+        raw_rate = args.n / min(timings["raw"])
+        print(f"{args.n} eng.testb sentences: gold tokens F1 {token_f1:.4f} at {tokens_rate:.2f} sentences/s; "
+              f"raw text F1 {raw_f1:.4f} (P {precision:.4f} R {recall:.4f}) at {raw_rate:.2f} sentences/s "
+              f"({raw_rate / tokens_rate:.1%} of the token path); tokens recovered exactly in {same_tokens} of {args.n}; "
+              f"{unmapped} sentences whose gold could not be mapped to characters; times {timings}", flush=True)
+        tagger.close()
 
     documents = texts[: args.documents]
     for size in (int(b) for b in args.batch_sizes.split(",")):
