@@ -15,7 +15,10 @@ or a newline; ``generate-to-cap``: the same without the newline stop, so that a 
 model writes to the cap and its rate per output token can be read; slow, not a default), ``speculative-before`` (``copy_decoding`` and ``constrained`` as they
 are at the ``--before`` git revision, loaded from ``git show`` into a temporary package)
 and ``speculative-after`` (the working tree; ``speculative-after-fixed``: the same with
-``adaptive_drafts=False``, every draft 16 tokens as before; not a default). Per mode: sentences per second, output tokens,
+``adaptive_drafts=False``, every draft 16 tokens as before; not a default). Every mode but
+``speculative-before`` runs with the garbage collector frozen after loading (``gc.freeze()``),
+as the predictor now runs (its ``freeze_gc`` option); the trie of each version is built
+outside its timed row, and only one is alive at a time. Per mode: sentences per second, output tokens,
 microseconds of wall time per output token and of host time per output token, where host
 time is the wall time outside the model's forward calls (the decoder stack for copy
 decoding, which computes its own allowed logits; the whole causal LM, head included, for
@@ -27,6 +30,7 @@ because the grammar forces the copy.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -172,7 +176,7 @@ def main() -> None:
     newlines = [i for t, i in tokenizer.get_vocab().items() if "\n" in tokenizer.convert_tokens_to_string([t])]
     stop = sorted({eot, tokenizer.eos_token_id, *newlines})  # as the predictor stops plain decoding
     began = time.perf_counter()
-    trie = VocabTrie.from_tokenizer(tokenizer)  # built once, shared by both versions (the same class at HEAD)
+    VocabTrie.from_tokenizer(tokenizer)
     trie_seconds = time.perf_counter() - began
     results: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {args.threads} torch threads",
@@ -183,6 +187,15 @@ def main() -> None:
     seen: dict[int, dict[str, dict[int, str]]] = {}
     for batch in (int(b) for b in args.batches.split(",")):
         for mode in args.modes.split(","):
+            # each version's own trie, built outside the timed row: only one lives at a time, as in a real
+            # process (a trie of Python lists and dicts left alive would slow the other's garbage collections)
+            trie = None
+            gc.collect()
+            if mode.startswith("speculative"):
+                trie = (before if mode == "speculative-before" else after).VocabTrie.from_tokenizer(tokenizer)
+            frozen = mode != "speculative-before"
+            if frozen:  # as the predictor now does once it has loaded (its freeze_gc option), in every mode
+                gc.freeze()
             decoder_clock.reset()
             model_clock.reset()
             load = os.getloadavg()[0]
@@ -198,6 +211,8 @@ def main() -> None:
                     extra = {"adaptive_drafts": False} if mode.endswith("-fixed") else {}
                     outputs, tokens = run_copy(after, model, tokenizer, formatter, examples, prompts, batch, stop, eot, trie, **extra)
             wall = time.perf_counter() - start
+            if frozen:
+                gc.unfreeze()
             plain = mode.startswith("generate")
             inside = model_clock.seconds if plain else decoder_clock.seconds
             seen.setdefault(batch, {})[mode] = outputs

@@ -23,8 +23,8 @@ def make(name: str, nested: bool = False) -> Formatter:
 
 
 @st.composite
-def sentences(draw: st.DrawFn, nested: bool) -> tuple[list[str], list[Span]]:
-    tokens = draw(st.lists(word, min_size=1, max_size=8))
+def sentences(draw: st.DrawFn, nested: bool, words: st.SearchStrategy[str] = word) -> tuple[list[str], list[Span]]:
+    tokens = draw(st.lists(words, min_size=1, max_size=8))
     spans: set[Span] = set()
     for _ in range(draw(st.integers(0, 4))):
         start = draw(st.integers(0, len(tokens) - 1))
@@ -91,6 +91,33 @@ def test_random_walks_are_renderings_that_parse_cleanly(name: str, nested: bool,
     assert result.diagnostics == (), (output, result.diagnostics)
     assert result.copied_input
     assert formatter.render(tokens, result.spans) == output or nested  # nested walks may repeat a span
+
+
+# Words that begin like markup as well: where an opener could start, bytes are stepped one by one.
+markup_like = st.sampled_from(["EU", "[", "<b>", "|", "PER]", "a", "é", "1996-08-22", " ", "[x"])
+
+
+@pytest.mark.parametrize("name", ["bracketed", "xml"])
+@pytest.mark.parametrize("nested", [False, True])
+@RUN
+@given(data=st.data(), seed=st.integers(0, 2**32))
+def test_advancing_over_a_token_equals_stepping_its_bytes(name: str, nested: bool, data: st.DataObject, seed: int) -> None:
+    """``advance`` matches runs of a word at once; the states it reaches are those of stepping byte by byte."""
+    formatter = make(name, nested)
+    tokens, _ = data.draw(sentences(nested, data.draw(st.sampled_from([word, markup_like]))))
+    grammar = InlineGrammar.for_formatter(formatter, tokens)
+    reference = InlineGrammar.for_formatter(formatter, tokens)
+    output = random_walk(grammar, random.Random(seed), markup=0.3).encode()
+    states = grammar.start()
+    for at in range(len(output) + 1):
+        for end in range(at + 1, min(len(output), at + 12) + 1):
+            for piece in (output[at:end], output[at:end - 1] + b"x", output[at:end] + b" "):
+                expected = states
+                for byte in piece:
+                    expected = reference.step(expected, byte)
+                assert grammar.advance(states, piece) == expected, (output, at, piece)
+        if at < len(output):
+            states = reference.step(states, output[at])
 
 
 def test_flat_means_one_open_entity_and_the_end_needs_everything_closed() -> None:

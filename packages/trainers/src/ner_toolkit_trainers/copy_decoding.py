@@ -126,6 +126,21 @@ class EntityMemory(Guess):
         return allowed[0] if allowed else ""
 
 
+PROBE = "[Hussain | PER] , considered surplus to <LOC>England</LOC> 's one-day 158 . U.S. ``Quote'' 1996-08-30 Müller"
+
+
+def splits_at_spaces(encode: Callable[[str], list[int]]) -> bool:
+    """Whether ``encode`` gives a text's ids as those of its space-led chunks one after another.
+
+    Byte-level BPE tokenizers (GPT-2, Qwen, SmolLM2) do: their pre-tokens never cross the
+    start of a space. A draft is then tokenized chunk by chunk (" the", " [", "PER"), each
+    chunk cached across sentences, instead of whole. Checked on a probe text, since other
+    tokenizers (a SentencePiece dummy prefix) may not.
+    """
+    chunks = [PROBE.split(" ")[0]] + [" " + chunk for chunk in PROBE.split(" ")[1:]]
+    return [i for chunk in chunks for i in encode(chunk)] == encode(PROBE)
+
+
 class _Row:
     """One sentence being decoded."""
 
@@ -176,7 +191,8 @@ class CopyDecoder:
         self.trie = trie if trie is not None or not self.constrained else VocabTrie.from_tokenizer(tokenizer)
         self.allowed = AllowedTokens(self.trie, end_of_turn) if self.constrained else None
         self._backend = getattr(tokenizer, "backend_tokenizer", None)
-        self._drafts: dict[bytes, list[int]] = {}  # draft text -> its tokens, shared by rows and sentences
+        self._pieces: dict[bytes, tuple[int, ...]] = {}  # draft text or chunk -> its tokens, shared by rows and sentences
+        self._by_chunks = self.constrained and splits_at_spaces(self._encode)
         self.stats = DecodeStats()
         self.token_ids: dict[int, list[int]] = {}  # each output's tokens, by prompt index
         self.memory = EntityMemory(pause_at_names)
@@ -221,6 +237,7 @@ class CopyDecoder:
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             rows = [self._row(i, list(prompts[i][prefix_len:]), examples[i], caps[i]) for i in batch]
+            self._tokenize_words(rows)
             yield from self._decode(rows, prefix_kv, prefix_len)
             if on_batch is not None:
                 on_batch(len(batch))
@@ -245,12 +262,36 @@ class CopyDecoder:
         text = row.grammar.draft(row.states, self.memory, limit=8 * row.budget)
         if not text:
             return []
-        found = self._drafts.get(text)
+        if not self._by_chunks:
+            return list(self._piece(text)[: row.budget])
+        ids: list[int] = []
+        start, size = 0, len(text)
+        while start < size and len(ids) < row.budget:
+            end = text.find(b" ", start + 1)
+            end = size if end < 0 else end
+            ids += self._piece(text[start:end])
+            start = end
+        return ids[: row.budget]
+
+    def _tokenize_words(self, rows: list[_Row]) -> None:
+        """Tokenize the words of a batch's sentences in one call, bare and after a space: most chunks drafts are made of."""
+        if not (self._by_chunks and self.draft_tokens and self._backend is not None):
+            return
+        words = {word for row in rows if row.grammar is not None for word in row.grammar.tokens}
+        missing = [chunk for word in words for chunk in (word, b" " + word) if chunk not in self._pieces]
+        if missing:
+            texts = [chunk.decode("utf-8", errors="ignore") for chunk in missing]
+            for chunk, encoding in zip(missing, self._backend.encode_batch(texts, add_special_tokens=False)):
+                self._pieces[chunk] = tuple(encoding.ids)
+
+    def _piece(self, text: bytes) -> tuple[int, ...]:
+        """The ids of a draft or of one chunk of it, cached (bounded: pieces common to many sentences stay)."""
+        found = self._pieces.get(text)
         if found is None:
-            if len(self._drafts) >= 1 << 17:  # bounded: drafts of words common to many sentences stay
-                self._drafts.clear()
-            found = self._drafts[text] = self._encode(text.decode("utf-8", errors="ignore"))
-        return found[: row.budget]
+            if len(self._pieces) >= 1 << 17:
+                self._pieces.clear()
+            found = self._pieces[text] = tuple(self._encode(text.decode("utf-8", errors="ignore")))
+        return found
 
     def _schedule(self, row: _Row, accepted: int, drafted: int) -> None:
         """The next draft's length: doubled while whole drafts are accepted, else about twice what was.

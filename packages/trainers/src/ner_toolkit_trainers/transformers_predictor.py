@@ -7,6 +7,7 @@ discards everything after the first newline anyway).
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ class TransformersOptions(BaseModel):
     draft_tokens: int = Field(16, ge=1, description="longest draft per forward pass (speculative decoding)")
     adaptive_drafts: bool = Field(True, description="each row's drafts grow while accepted whole and shrink when rejected")
     pause_at_names: bool = Field(False, description="drafts stop before capitalized words not yet seen as entities")
+    freeze_gc: bool = Field(
+        True,
+        description="after loading, move what is alive to the garbage collector's permanent generation (gc.freeze, "
+        "as vLLM does): its full collections stop walking the loaded libraries, which cost copy decoding a fifth of its host time",
+    )
 
 
 def newline_token_ids(tokenizer: Any) -> list[int]:
@@ -154,6 +160,9 @@ class TransformersPredictor(Predictor):
             trie = VocabTrie.from_tokenizer(tokenizer)
         self.loads += 1
         self._loaded = _Loaded(model, tokenizer, device, end_of_turn, sorted(i for i in stop_ids if i is not None), trie)
+        if o.freeze_gc:
+            gc.collect()
+            gc.freeze()
 
     def close(self) -> None:
         """Drop the model and tables; on a GPU, hand its cached memory back."""
@@ -161,8 +170,8 @@ class TransformersPredictor(Predictor):
             return
         device = self._loaded.device
         self._loaded = None
-        import gc
-
+        if self.options.freeze_gc:
+            gc.unfreeze()
         gc.collect()
         if device.startswith("cuda"):
             import torch
