@@ -78,8 +78,7 @@ class VocabTrie:
     ``edges[node << 8 | byte]`` is a node's child by a byte, ``ends[node]`` the token ids
     whose bytes end there, ``inner[node]`` whether it has children. Dicts of ints and tuples
     are not tracked by Python's cyclic garbage collector, so its full collections do not walk
-    the trie's hundreds of thousands of nodes (as lists and dicts of nodes, about a fifth of
-    the host time of copy decoding went to such collections).
+    the trie (Qwen2.5's has 333,000 nodes: a million lists and dicts in a trie of nodes).
     """
 
     def __init__(self, vocabulary: dict[int, bytes]) -> None:

@@ -45,7 +45,7 @@ class TransformersOptions(BaseModel):
     freeze_gc: bool = Field(
         True,
         description="after loading, move what is alive to the garbage collector's permanent generation (gc.freeze, "
-        "as vLLM does): its full collections stop walking the loaded libraries, which cost copy decoding a fifth of its host time",
+        "as vLLM does): its full collections stop walking the loaded libraries (a fifth of copy decoding's host time on a CPU)",
     )
 
 
