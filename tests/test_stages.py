@@ -102,10 +102,11 @@ def test_a_changed_recipe_redoes_what_the_change_reaches(
 
 
 def test_an_unchanged_rerun_redoes_nothing_and_fresh_starts_over(conll: Path, tiny_qwen2_dir: Path, tmp_path: Path) -> None:
+    """Options marked RUNTIME_ONLY (a progress bar, a garbage-collector setting) are no change."""
     out = tmp_path / "run"
     first, _ = run_logged(conll, tiny_qwen2_dir, out)
     stamp = (out / "predictions" / "test.jsonl").stat().st_mtime_ns
-    again, lines = run_logged(conll, tiny_qwen2_dir, out)
+    again, lines = run_logged(conll, tiny_qwen2_dir, out, "predictor.options.progress=true", "predictor.options.freeze_gc=false")
     assert again == first
     assert not [line for line in lines if ": redo (" in line or line.startswith("predict: ")], lines
     assert (out / "predictions" / "test.jsonl").stat().st_mtime_ns == stamp

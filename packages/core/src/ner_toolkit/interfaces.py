@@ -26,6 +26,19 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+RUNTIME_ONLY = {"results": False}
+"""``json_schema_extra`` of an option that changes how a plugin runs, never what it gives
+(a progress bar, a garbage-collector setting): a run's stage records leave it out, so
+changing it redoes nothing. ``Field(True, json_schema_extra=RUNTIME_ONLY)``."""
+
+
+def result_options(options: BaseModel) -> dict[str, Any]:
+    """A plugin's validated options as JSON, less those marked ``RUNTIME_ONLY``: what its results depend on."""
+    fields = type(options).model_fields
+    runtime = {name for name, f in fields.items() if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("results") is False}
+    return options.model_dump(mode="json", exclude=runtime)
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """Something a parser could not use or had to repair, e.g. ``unknown_label``.

@@ -20,7 +20,7 @@ import yaml
 
 from . import parallel, plugins
 from .build import load_split, make_formatter, make_predictor, make_reader, make_scorers, nested_problem
-from .interfaces import Example, Formatter, Prediction, Predictor, Trainer
+from .interfaces import Example, Formatter, Prediction, Predictor, Trainer, result_options
 from .manifest import manifest
 from .parallel import World
 from .predictions import prediction_line, read_predictions
@@ -132,9 +132,12 @@ def _dump(config: Any) -> Any:
 
 
 def _component(kind: plugins.Kind, config: ComponentConfig) -> dict[str, Any]:
-    """A component as a stage input: its name, its options with defaults filled in, its distribution and version."""
+    """A component as a stage input: its name, its options with defaults filled in, its distribution and version.
+
+    Options marked ``RUNTIME_ONLY`` are left out: changing them redoes nothing.
+    """
     component = plugins.manager().component(kind, config.name)
-    options = component.cls.Options.model_validate(config.options).model_dump(mode="json")
+    options = result_options(component.cls.Options.model_validate(config.options))
     return {**_dump(config), "options": options, "plugin": component.distribution}
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ner_toolkit import Example, Predictor, hookimpl
+from ner_toolkit import RUNTIME_ONLY, Example, Predictor, hookimpl
 from ner_toolkit.prompts import end_of_turn_id, prompt_ids
 
 from .models import load_model, load_tokenizer, pick_device
@@ -32,7 +32,7 @@ class TransformersOptions(BaseModel):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
     threads: int | None = Field(None, ge=1)
-    progress: bool = True
+    progress: bool = Field(True, json_schema_extra=RUNTIME_ONLY)
     decoding: Literal["plain", "constrained", "speculative"] = Field(
         "plain",
         description="plain greedy; constrained to valid renderings of the input (inline formats); "
@@ -44,6 +44,7 @@ class TransformersOptions(BaseModel):
     pause_at_names: bool = Field(False, description="drafts stop before capitalized words not yet seen as entities")
     freeze_gc: bool = Field(
         True,
+        json_schema_extra=RUNTIME_ONLY,
         description="after loading, move what is alive to the garbage collector's permanent generation (gc.freeze, "
         "as vLLM does): its full collections stop walking the loaded libraries (a fifth of copy decoding's host time on a CPU)",
     )
