@@ -227,5 +227,6 @@ def test_a_killed_data_parallel_prediction_resumes_with_no_sentence_lost_or_repe
 
     alone = tmp_path / "alone"
     _finish(REFERENCE, tiny_overrides(conll, tiny_qwen2_dir, alone, test=12) + extra)
-    expected = {json.loads(line)["id"]: json.loads(line) for line in (alone / "predictions" / "test.jsonl").read_text().splitlines()}
+    alone_records = [json.loads(line) for line in (alone / "predictions" / "test.jsonl").read_text().splitlines()]
+    expected = {record["id"]: record for record in alone_records}
     assert {record["id"]: record for record in records} == expected  # one process writes in decoding order

@@ -137,7 +137,8 @@ def splits_at_spaces(encode: Callable[[str], list[int]]) -> bool:
     chunk cached across sentences, instead of whole. Checked on a probe text, since other
     tokenizers (a SentencePiece dummy prefix) may not.
     """
-    chunks = [PROBE.split(" ")[0]] + [" " + chunk for chunk in PROBE.split(" ")[1:]]
+    first, *rest = PROBE.split(" ")
+    chunks = [first] + [" " + chunk for chunk in rest]
     return [i for chunk in chunks for i in encode(chunk)] == encode(PROBE)
 
 
