@@ -38,6 +38,7 @@ from ner_toolkit import Formatter, InlineMarkup
 
 State = tuple
 StateSet = frozenset
+_LANGUAGES: dict[tuple, int] = {}  # (openers, closer template, labels, depth) -> a number for keys
 
 
 @lru_cache(maxsize=1)
@@ -133,8 +134,8 @@ class InlineGrammar:
         self._closers: dict[Any, list[bytes]] = {}
         self._after: dict[tuple[StateSet, bytes], StateSet] = {}
         self.allowed: dict[StateSet, tuple[int, ...]] = {}  # filled by AllowedTokens (one decoder's end of turn)
-        # what the language depends on besides the words: sentences with equal keys share allowed sets
-        self.language = (tuple(self.openers), close_template, self.labels, self.max_depth)
+        # what the language depends on besides the words, as a small int: sentences with equal ones share allowed sets
+        self.language = _LANGUAGES.setdefault((tuple(self.openers), close_template, self.labels, self.max_depth), len(_LANGUAGES))
 
     @classmethod
     def for_formatter(cls, formatter: Formatter, tokens: Sequence[str]) -> InlineGrammar:
@@ -258,6 +259,15 @@ class InlineGrammar:
                     return frozenset(), size
                 done += 1
                 states = frozenset([("B", i + 1, ())])
+            elif kind == "M":  # inside markup: the rest of it, then the state after it
+                _, markup, k, then, closing = state
+                if data.startswith(markup[k:], done):
+                    done += len(markup) - k
+                    states = frozenset([then])
+                elif markup.startswith(data[done:], k):
+                    return frozenset([("M", markup, k + size - done, then, closing)]), size
+                else:
+                    return frozenset(), size
             else:
                 break
         return states, done
@@ -472,10 +482,15 @@ class AllowedTokens:
         self.lookups += 1
         words = grammar.words
         state = next(iter(states)) if len(states) == 1 else None
-        if state is not None and state[0] == "T":  # inside a token: what is left of it is all the key needs of it
+        kind = state[0] if state is not None else None
+        if kind == "T":  # inside a token: what is left of it is all the key needs of it
             _, first, k, stack = state
             key: tuple = (grammar.language, "T", grammar.tokens[first][k:], tuple(label for label, _ in stack))
             low = first + 1
+        elif kind == "B" or kind == "A":  # before a token or after one: the labels open, from that token or the next
+            first = state[1] if kind == "B" else state[1] + 1
+            key = (grammar.language, kind, tuple(label for label, _ in state[2]) if state[2] else ())
+            low = first
         else:
             first, relative = grammar.relative(states)
             key = (grammar.language, relative)

@@ -126,6 +126,7 @@ class EntityMemory(Guess):
         return allowed[0] if allowed else ""
 
 
+DRAFT_BYTES = 64  # the shortest draft text made at once: a few passes' worth at the usual budgets
 PROBE = "[Hussain | PER] , considered surplus to <LOC>England</LOC> 's one-day 158 . U.S. ``Quote'' 1996-08-30 Müller"
 
 
@@ -145,7 +146,7 @@ def splits_at_spaces(encode: Callable[[str], list[int]]) -> bool:
 class _Row:
     """One sentence being decoded."""
 
-    __slots__ = ("index", "feed", "grammar", "states", "output", "cap", "done", "passes", "budget")
+    __slots__ = ("index", "feed", "grammar", "states", "output", "cap", "done", "passes", "budget", "expect", "at", "whole")
 
     def __init__(self, index: int, feed: list[int], grammar: InlineGrammar | None, cap: int, budget: int = 0) -> None:
         self.index = index
@@ -157,6 +158,9 @@ class _Row:
         self.done = False
         self.passes = 0
         self.budget = budget  # longest draft for the next pass
+        self.expect = b""  # the draft text last made, of which ``at`` bytes have been written since
+        self.at = 0
+        self.whole = False  # whether ``expect`` runs to where drafts stop (the end, a pause), not to a length limit
 
 
 class CopyDecoder:
@@ -258,15 +262,26 @@ class CopyDecoder:
         self.stats.fed += fed
 
     def _draft(self, row: _Row) -> list[int]:
+        """The next ``budget`` tokens of the row's draft text, made anew only where the output left it or ran past it.
+
+        Most chosen tokens write the draft text on, whole or a shorter token of it, so one
+        draft text serves several passes.
+        """
         if not row.budget or row.grammar is None:
             return []
-        text = row.grammar.draft(row.states, self.memory, limit=8 * row.budget)
-        if not text:
+        want = 8 * row.budget
+        text, start = row.expect, row.at
+        if len(text) - start < want and not row.whole:
+            limit = max(want, DRAFT_BYTES)
+            text = row.expect = row.grammar.draft(row.states, self.memory, limit=limit)
+            start = row.at = 0
+            row.whole = len(text) < limit
+        if start >= len(text):
             return []
         if not self._by_chunks:
-            return list(self._piece(text)[: row.budget])
+            return list(self._piece(text[start : start + want])[: row.budget])
         ids: list[int] = []
-        start, size = 0, len(text)
+        size = len(text)
         while start < size and len(ids) < row.budget:
             end = text.find(b" ", start + 1)
             end = size if end < 0 else end
@@ -343,7 +358,12 @@ class CopyDecoder:
             if token == self.end_of_turn:
                 row.done = True
                 return
-            row.states = states if states is not None else row.grammar.advance(row.states, self.trie.bytes[token])
+            data = self.trie.bytes[token]
+            row.states = states if states is not None else row.grammar.advance(row.states, data)
+            if row.expect.startswith(data, row.at):
+                row.at += len(data)
+            else:  # the output left the draft text
+                row.expect, row.at, row.whole = b"", 0, False
         elif token in self.stop_ids:
             row.done = True
             return
@@ -384,7 +404,8 @@ class CopyDecoder:
         length = prefix_len  # columns of the cache and the mask
         ends = [prefix_len] * n  # one past each row's last kept column
         positions = [prefix_len] * n  # each row's next position id
-        select: list[int] | None = None  # rows left from the last step, when some finished
+        holes: list[int] = []  # rows that finished in the last step, below the rows left ...
+        movers: list[int] = []  # ... and the rows left above them, which move into their places
         kept: list[int] = []  # positions each row kept in the last step
         last_width = 0
         arange = torch.arange(8, device=device)
@@ -403,10 +424,9 @@ class CopyDecoder:
             width = max(len(s) for s in seqs)
             if self.constrained:
                 widest = max(len(a) for _, allowed, _ in plans for a in allowed)
-            # one buffer: [select] kept | ids | lengths | first positions | candidates, their hidden rows, their slots
-            buffer = array("q")
-            if select is not None:
-                buffer.extend(select)
+            # one buffer: holes, movers | kept | ids | lengths | first positions | candidates, their hidden rows, their slots
+            buffer = array("q", holes)
+            buffer.extend(movers)
             buffer.extend(kept)
             for seq in seqs:
                 buffer.extend(seq)
@@ -438,11 +458,10 @@ class CopyDecoder:
                 arange = torch.arange(2 * max(width, last_width), device=device)
             o = 0
             with torch.inference_mode():
-                if select is not None:  # rows that finished leave the cache and the mask
-                    index = data[o : o + n]
-                    o += n
-                    cache.batch_select_indices(index)
-                    mask = mask.index_select(0, index)
+                if mask.shape[0] > n:  # rows that finished leave the cache and the mask
+                    moved = len(holes)
+                    mask = _drop_rows(cache, mask, n, data[o : o + moved], data[o + moved : o + 2 * moved])
+                    o += 2 * moved
                 if last_width:
                     block = (arange[:last_width] < data[o : o + n, None]).long()
                     mask = torch.cat([mask, block], dim=1)
@@ -516,13 +535,42 @@ class CopyDecoder:
                     self.stats.row_passes[row.index] = row.passes
                     self.stats.output_tokens[row.index] = len(row.output)
                     yield row.index, self._text(row)
+            holes, movers = [], []
             if len(live) < len(rows):
                 if not live:
                     return
-                select = live
-                rows = [rows[r] for r in live]
-                positions = [positions[r] for r in live]
-                ends = [ends[r] for r in live]
-                kept = [kept[r] for r in live]
-            else:
-                select = None
+                left = len(live)
+                holes = [r for r in range(left) if rows[r].done]
+                movers = [r for r in live if r >= left]
+                for hole, mover in zip(holes, movers):
+                    rows[hole], positions[hole], ends[hole], kept[hole] = rows[mover], positions[mover], ends[mover], kept[mover]
+                del rows[left:], positions[left:], ends[left:], kept[left:]
+
+
+def _drop_rows(cache: Any, mask: Any, left: int, holes: Any, movers: Any) -> Any:
+    """Keep the first ``left`` rows of the KV cache and the mask, the rows ``movers`` moved into ``holes`` first.
+
+    Finished rows leave the batch by having the last rows left copied into their places and
+    the batch cut short: a copy of as many rows as finished, where selecting the rows left
+    copies the whole cache. Layer types other than the plain dynamic one are selected whole.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    order = None
+    for layer in cache.layers:
+        if type(layer) is DynamicLayer and layer.is_initialized:
+            for name in ("keys", "values"):
+                tensor = getattr(layer, name)
+                if len(holes):
+                    tensor.index_copy_(0, holes, tensor.index_select(0, movers))
+                setattr(layer, name, tensor[:left])
+        else:
+            if order is None:
+                import torch
+
+                order = torch.arange(left, device=mask.device)
+                order[holes] = movers
+            layer.batch_select_indices(order)
+    if len(holes):
+        mask.index_copy_(0, holes, mask.index_select(0, movers))
+    return mask[:left]
