@@ -108,6 +108,28 @@ class VocabTrie:
     def from_tokenizer(cls, tokenizer: Any) -> VocabTrie:
         return cls(token_bytes(tokenizer))
 
+    def greedy(self, data: bytes) -> tuple[int, ...]:
+        """``data`` as the longest vocabulary entries in turn, left to right (not the tokenizer's ids: a guess at them).
+
+        Stops early at a byte no entry starts with.
+        """
+        edges, ends = self.edges, self.ends
+        ids: list[int] = []
+        start, size = 0, len(data)
+        while start < size:
+            node, best, end = 0, None, start
+            for at in range(start, size):
+                node = edges.get(node << 8 | data[at])
+                if node is None:
+                    break
+                if node in ends:
+                    best, end = ends[node][0], at + 1
+            if best is None:
+                break
+            ids.append(best)
+            start = end
+        return tuple(ids)
+
 
 class InlineGrammar:
     """The renderings of one input in an inline format, as a byte automaton over state sets."""
@@ -210,7 +232,21 @@ class InlineGrammar:
         key = (states, byte)
         found = self._step.get(key)
         if found is None:
-            found = self._step[key] = frozenset(t for s in states for b, t in self._state_next(s) if b == byte)
+            after = []
+            for state in states:
+                kind = state[0]
+                if kind == "M":  # markup and words have one successor: no need to list every state's
+                    _, markup, k, then, closing = state
+                    if markup[k] == byte:
+                        after.append(then if k + 1 == len(markup) else ("M", markup, k + 1, then, closing))
+                elif kind == "T":
+                    _, i, k, stack = state
+                    token = self.tokens[i]
+                    if token[k] == byte:
+                        after.append(("A", i, stack) if k + 1 == len(token) else ("T", i, k + 1, stack))
+                else:
+                    after.extend(t for b, t in self._state_next(state) if b == byte)
+            found = self._step[key] = frozenset(after)
         return found
 
     def advance(self, states: StateSet, data: bytes) -> StateSet:
@@ -222,23 +258,21 @@ class InlineGrammar:
         key = (states, data)
         found = self._after.get(key)
         if found is None:
-            found, done = self._run(states, data)
-            for byte in data[done:]:
-                found = self.step(found, byte)
-                if not found:
-                    break
+            found, done = self._run(states, data, 0)
+            while found and done < len(data):  # a byte with more than one successor, then a run again
+                found, done = self._run(self.step(found, data[done]), data, done + 1)
             self._after[key] = found
         return found
 
-    def _run(self, states: StateSet, data: bytes) -> tuple[StateSet, int]:
-        """Step a lone state over ``data`` while each byte has one successor; returns the states and bytes read.
+    def _run(self, states: StateSet, data: bytes, done: int) -> tuple[StateSet, int]:
+        """Step a lone state over ``data`` from byte ``done`` while each byte has one successor; returns the states and bytes read.
 
         Inside or at the start of a word, with no opener that could begin there, the bytes
         must be the word's; after a word with nothing open, only the separating space may
         follow. Anything else (markup, a byte that could start a closer or an opener) is left
         to ``step``.
         """
-        done, size = 0, len(data)
+        size = len(data)
         while done < size and len(states) == 1:
             state = next(iter(states))
             kind = state[0]
@@ -422,9 +456,32 @@ def _walk(trie: VocabTrie, grammar: InlineGrammar, states: StateSet) -> tuple[li
     for state in states:
         read, asked = _note(state, read, asked)
     edges, ends, inner = trie.edges, trie.ends, trie.inner
+    tokens = grammar.tokens
     work = [(0, states)]
     while work:
         node, current = work.pop()
+        if len(current) == 1:
+            state = next(iter(current))
+            if state[0] == "T":  # inside a word: one path, along the word's bytes
+                _, i, k, stack = state
+                token = tokens[i]
+                at: int | None = node
+                for byte in token[k:-1]:
+                    at = edges.get(at << 8 | byte)
+                    if at is None:
+                        break
+                    found.extend(ends.get(at, ()))
+                    if not inner[at]:
+                        at = None
+                        break
+                if at is not None:
+                    child = edges.get(at << 8 | token[-1])
+                    if child is not None:
+                        found.extend(ends.get(child, ()))
+                        if inner[child]:
+                            read, asked = _note(("A", i, stack), read, asked)
+                            work.append((child, frozenset([("A", i, stack)])))
+                continue
         base = node << 8
         for byte in grammar.next_bytes(current):
             child = edges.get(base | byte)
@@ -490,6 +547,12 @@ class AllowedTokens:
         elif kind == "B" or kind == "A":  # before a token or after one: the labels open, from that token or the next
             first = state[1] if kind == "B" else state[1] + 1
             key = (grammar.language, kind, tuple(label for label, _ in state[2]) if state[2] else ())
+            low = first
+        elif kind == "M":  # inside markup: the rest of it, and the state after it as above
+            _, markup, k, then, _ = state
+            first = then[1] if then[0] == "B" else then[1] + 1
+            labels = tuple(label for label, _ in then[2]) if then[2] else ()
+            key = (grammar.language, "M", markup[k:], then[0], labels)
             low = first
         else:
             first, relative = grammar.relative(states)

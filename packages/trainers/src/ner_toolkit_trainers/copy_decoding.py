@@ -30,6 +30,7 @@ accepts (``adaptive_drafts``), so a model that leaves the copy does not pay for 
 
 from __future__ import annotations
 
+import gc
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -73,7 +74,7 @@ class EntityMemory(Guess):
     def __init__(self, pause_at_names: bool = False) -> None:
         self.pause_at_names = pause_at_names
         self.entities: dict[tuple[str, ...], CounterType[str]] = {}
-        self.starting: dict[str, list[tuple[str, ...]]] = {}
+        self.lengths: dict[str, list[int]] = {}  # first word -> the lengths of the entities it starts, longest first
         self.words: dict[str, CounterType[str]] = {}
         self.labels: CounterType[str] = Counter()
 
@@ -82,18 +83,25 @@ class EntityMemory(Guess):
             key = tuple(tokens[span.start : span.end])
             if key not in self.entities:
                 self.entities[key] = Counter()
-                keys = self.starting.setdefault(key[0], [])
-                keys.append(key)
-                keys.sort(key=len, reverse=True)
+                lengths = self.lengths.setdefault(key[0], [])
+                if len(key) not in lengths:
+                    lengths.append(len(key))
+                    lengths.sort(reverse=True)
             self.entities[key][span.label] += 1
             for word in key:
                 self.words.setdefault(word, Counter())[span.label] += 1
             self.labels[span.label] += 1
 
     def _known(self, words: tuple[str, ...], start: int, longer_than: int = 0) -> tuple[int, str] | None:
-        for key in self.starting.get(words[start], ()):
-            if len(key) > longer_than and words[start : start + len(key)] == key:
-                return start + len(key), self.entities[key].most_common(1)[0][0]
+        """The longest entity seen that starts at ``start`` (longer than ``longer_than`` words): its end and usual label."""
+        for length in self.lengths.get(words[start], ()):
+            if length <= longer_than:
+                break
+            if start + length > len(words):
+                continue
+            votes = self.entities.get(words[start : start + length])
+            if votes is not None:
+                return start + length, votes.most_common(1)[0][0]
         return None
 
     def entity_at(self, grammar: InlineGrammar, i: int) -> tuple[int, str | None] | None:
@@ -181,6 +189,7 @@ class CopyDecoder:
         stop_ids: Sequence[int] = (),
         trie: VocabTrie | None = None,
         adaptive_drafts: bool = True,
+        pause_gc: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -189,7 +198,9 @@ class CopyDecoder:
         self.prefix_cache = prefix_cache
         self.batch_size = batch_size
         self.draft_tokens = draft_tokens if decoding == "speculative" else 0
+        self._typical_budget = float(self.draft_tokens)  # what rows' budgets come to: a new row's first
         self.adaptive = adaptive_drafts
+        self.pause_gc = pause_gc
         self.end_of_turn = end_of_turn
         self.stop_ids = frozenset(stop_ids) | {end_of_turn}
         self.constrained = decoding != "plain"
@@ -243,7 +254,14 @@ class CopyDecoder:
             batch = order[start : start + self.batch_size]
             rows = [self._row(i, list(prompts[i][prefix_len:]), examples[i], caps[i]) for i in batch]
             self._tokenize_words(rows)
-            yield from self._decode(rows, prefix_kv, prefix_len)
+            paused = self.pause_gc and gc.isenabled()
+            if paused:
+                gc.disable()
+            try:
+                yield from self._decode(rows, prefix_kv, prefix_len)
+            finally:
+                if paused:
+                    gc.enable()
             if on_batch is not None:
                 on_batch(len(batch))
 
@@ -255,20 +273,20 @@ class CopyDecoder:
         grammar = InlineGrammar.for_formatter(self.formatter, example.tokens or tuple(example.input.split()))
         longest = max([len(m) for m, _ in grammar.openers]) + max(len(c) for c in grammar.closers(None))
         bound = sum(len(t) + 1 for t in grammar.tokens) + len(grammar.tokens) * grammar.max_depth * longest + 1
-        return _Row(index, feed, grammar, bound, self.draft_tokens)
+        return _Row(index, feed, grammar, bound, max(1, round(self._typical_budget)) if self.adaptive else self.draft_tokens)
 
     def _count(self, calls: int, fed: int) -> None:
         self.stats.calls += calls
         self.stats.fed += fed
 
-    def _draft(self, row: _Row) -> list[int]:
-        """The next ``budget`` tokens of the row's draft text, made anew only where the output left it or ran past it.
+    def _draft_text(self, row: _Row) -> bytes:
+        """The next ``8 * budget`` bytes or so of the row's draft text, to a space or its end, made anew only where the output left it or ran past it.
 
         Most chosen tokens write the draft text on, whole or a shorter token of it, so one
         draft text serves several passes.
         """
         if not row.budget or row.grammar is None:
-            return []
+            return b""
         want = 8 * row.budget
         text, start = row.expect, row.at
         if len(text) - start < want and not row.whole:
@@ -276,16 +294,32 @@ class CopyDecoder:
             text = row.expect = row.grammar.draft(row.states, self.memory, limit=limit)
             start = row.at = 0
             row.whole = len(text) < limit
-        if start >= len(text):
+        end = text.find(b" ", start + want)  # to the end of a chunk: a cut one would be tokenized as a fragment
+        return text[start : end if end >= 0 else len(text)]
+
+    def _draft(self, row: _Row) -> list[int]:
+        """The ids of a row's draft text, cut to its budget.
+
+        With a tokenizer that splits at spaces, the text is tokenized chunk by chunk, each
+        chunk cached across sentences. The rest of a word the output has begun with a shorter
+        token than the tokenizer's is taken as the longest vocabulary entries in turn: those
+        rests seldom come back, and a tokenizer call costs more than the rest of the pass.
+        """
+        text = self._draft_text(row)
+        if not text:
             return []
         if not self._by_chunks:
-            return list(self._piece(text[start : start + want])[: row.budget])
+            return list(self._piece(text)[: row.budget])
         ids: list[int] = []
-        size = len(text)
+        start, size = 0, len(text)
         while start < size and len(ids) < row.budget:
             end = text.find(b" ", start + 1)
             end = size if end < 0 else end
-            ids += self._piece(text[start:end])
+            chunk = text[start:end]
+            found = self._pieces.get(chunk)
+            if found is None:
+                found = self.trie.greedy(chunk) if start == 0 and row.at and chunk[0] != 0x20 else self._piece(chunk)
+            ids += found
             start = end
         return ids[: row.budget]
 
@@ -314,7 +348,8 @@ class CopyDecoder:
 
         A row whose drafts the model keeps leaving (a model that does not copy, or a stretch
         of entities no guess foresaw) stops paying for draft tokens it rejects: positions
-        fed, and the host's work to plan and verify them. The output does not depend on it.
+        fed, and the host's work to plan and verify them. A new row starts where rows' budgets
+        have been coming to lately (all ``draft_tokens`` at first). The output does not depend on it.
         """
         if not self.adaptive:
             return
@@ -322,6 +357,7 @@ class CopyDecoder:
             row.budget = min(self.draft_tokens, max(2 * row.budget, 2))
         else:
             row.budget = min(self.draft_tokens, max(1, (row.budget + 2 * accepted + 1) // 2))
+        self._typical_budget += (row.budget - self._typical_budget) / 256
 
     def _encode(self, text: str) -> list[int]:
         """The tokenizer's ids for ``text``: straight from its Rust backend where it has one (a third of the call's cost)."""
@@ -329,13 +365,12 @@ class CopyDecoder:
             return self._backend.encode(text, add_special_tokens=False).ids
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def _plan(self, row: _Row) -> tuple[list[int], list[tuple[int, ...]], list[StateSet]]:
-        """A row's draft, and the allowed tokens and grammar states at each position to verify.
+    def _plan(self, row: _Row, draft: list[int]) -> tuple[list[int], list[tuple[int, ...]], list[StateSet]]:
+        """The allowed tokens and grammar states at each position of a row's draft to verify.
 
         Position ``j`` chooses the token after ``draft[:j]``; the draft is cut before its first
         token the grammar forbids (it could never be the constrained choice).
         """
-        draft = self._draft(row)
         grammar, states = row.grammar, row.states
         allowed = [self.allowed(grammar, states)]
         path = [states]
@@ -412,46 +447,44 @@ class CopyDecoder:
         while rows:
             n = len(rows)
             seqs, anchors, plans = [], [], []
+            candidates = array("q")  # every position's allowed tokens, one after another
+            sizes = array("q")  # how many each position allows
+            widest = 0
             for row in rows:
                 if self.constrained:
-                    draft, allowed, path = self._plan(row)
+                    draft, allowed, path = self._plan(row, self._draft(row) if self.draft_tokens else [])
                     plans.append((draft, allowed, path))
+                    for ids in allowed:
+                        candidates.extend(ids)
+                    sizes.extend(map(len, allowed))
+                    widest = max(widest, max(sizes[-len(allowed) :]))
+                    self.stats.drafted += len(draft)
+                    seqs.append(row.feed + draft)
                 else:
-                    draft = []
-                self.stats.drafted += len(draft)
+                    seqs.append(row.feed)
                 anchors.append(len(row.feed) - 1)
-                seqs.append(row.feed + draft)
-            width = max(len(s) for s in seqs)
+            width = max(map(len, seqs))
+            # where each position's hidden state is in the flattened output
+            where = array("q")
             if self.constrained:
-                widest = max(len(a) for _, allowed, _ in plans for a in allowed)
-            # one buffer: holes, movers | kept | ids | lengths | first positions | candidates, their hidden rows, their slots
+                for r, (draft, _, _) in enumerate(plans):
+                    at = r * width + anchors[r]
+                    where.extend(range(at, at + len(draft) + 1))
+            else:
+                where.extend(r * width + anchors[r] for r in range(n))
+            segments, count = len(where), len(candidates)
+            # one buffer: holes, movers | kept | ids | lengths | first positions | where | candidates, sizes
             buffer = array("q", holes)
             buffer.extend(movers)
             buffer.extend(kept)
             for seq in seqs:
                 buffer.extend(seq)
                 buffer.extend(repeat(self.pad, width - len(seq)))
-            buffer.extend(len(seq) for seq in seqs)
+            buffer.extend(map(len, seqs))
             buffer.extend(positions)
-            candidates = array("q")
-            hidden_rows = array("q")
-            slots = array("q")
-            segments = 0
-            if self.constrained:
-                for r, (_, allowed, _) in enumerate(plans):
-                    at = r * width + anchors[r]
-                    for j, ids in enumerate(allowed):
-                        candidates.extend(ids)
-                        hidden_rows.extend(repeat(at + j, len(ids)))
-                        base = (segments + j) * widest
-                        slots.extend(range(base, base + len(ids)))
-                    segments += len(allowed)
-            else:
-                hidden_rows.extend(r * width + anchors[r] for r in range(n))
-            count = len(hidden_rows)
+            buffer.extend(where)
             buffer.extend(candidates)
-            buffer.extend(hidden_rows)
-            buffer.extend(slots)
+            buffer.extend(sizes)
             host = torch.frombuffer(buffer, dtype=torch.long)
             data = host.to(device, non_blocking=True) if device.type == "cuda" else host
             if arange.numel() < max(width, last_width):
@@ -486,18 +519,23 @@ class CopyDecoder:
                     **{self.cache_arg: cache},
                 )
                 self._count(1, n * width)
-                hidden = out.last_hidden_state.reshape(n * width, -1)
+                hidden = out.last_hidden_state.reshape(n * width, -1).index_select(0, data[o : o + segments])
+                o += segments
                 if self.constrained:
+                    # candidate c of position p: its logit, at slot p * widest + (c - p's first candidate)
                     cand = data[o : o + count]
-                    at = hidden.index_select(0, data[o + count : o + 2 * count])
-                    scores = (weight.index_select(0, cand) * at).sum(-1)
+                    size = data[o + count : o + count + segments]
+                    segment = torch.repeat_interleave(size, output_size=count)
+                    first = (size.cumsum(0) - size).index_select(0, segment)
+                    scores = (weight.index_select(0, cand) * hidden.index_select(0, segment)).sum(-1)
                     if bias is not None:
                         scores = scores + bias.index_select(0, cand)
+                    slot = segment * widest + torch.arange(count, device=device) - first
                     table = torch.full((segments * widest,), float("-inf"), dtype=scores.dtype, device=device)
-                    table.index_copy_(0, data[o + 2 * count : o + 3 * count], scores)
+                    table.index_copy_(0, slot, scores)
                     choice = table.view(segments, widest).argmax(-1).tolist()
                 else:
-                    choice = self.head(hidden.index_select(0, data[o : o + count])).argmax(-1).tolist()
+                    choice = self.head(hidden).argmax(-1).tolist()
             # verify on the host: accept each draft token while it is the choice, keep the choice at the first difference
             kept = []
             s = 0
@@ -574,3 +612,4 @@ def _drop_rows(cache: Any, mask: Any, left: int, holes: Any, movers: Any) -> Any
     if len(holes):
         mask.index_copy_(0, holes, mask.index_select(0, movers))
     return mask[:left]
+
