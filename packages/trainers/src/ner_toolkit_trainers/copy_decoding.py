@@ -134,7 +134,7 @@ class EntityMemory(Guess):
         return allowed[0] if allowed else ""
 
 
-DRAFT_BYTES = 64  # the shortest draft text made at once: a few passes' worth at the usual budgets
+DRAFT_BYTES = 32  # the shortest draft text made at once: a few passes' worth at the usual budgets
 PROBE = "[Hussain | PER] , considered surplus to <LOC>England</LOC> 's one-day 158 . U.S. ``Quote'' 1996-08-30 Müller"
 
 
@@ -384,17 +384,37 @@ class CopyDecoder:
             allowed.append(self.allowed(grammar, states))
         return draft, allowed, path
 
-    def _take(self, row: _Row, token: int, states: StateSet | None = None) -> None:
-        """Append a chosen token; mark the row done at the end of turn, a stop token or the cap.
+    def _accept(self, row: _Row, draft: list[int], j: int, path: list[StateSet], choice: int) -> int:
+        """Take the first ``j`` draft tokens (``path`` holds the states after each) and then ``choice``.
 
-        ``states``: the grammar states after ``token`` where the caller knows them already.
+        Returns how many draft tokens were taken: fewer than ``j`` where the row reached its cap.
         """
+        grammar, output, expect, at = row.grammar, row.output, row.expect, row.at
+        token_bytes = self.trie.bytes
+        for k in range(j):
+            data = token_bytes[draft[k]]
+            if expect.startswith(data, at):
+                at += len(data)
+            else:  # the output left the draft text
+                expect, at, row.whole = b"", 0, False
+            output.append(draft[k])
+            if len(output) >= row.cap:
+                row.expect, row.at, row.states, row.done = expect, at, path[k + 1], True
+                self.stats.accepted_draft += k
+                return k
+        row.expect, row.at, row.states = expect, at, path[j]
+        self.stats.accepted_draft += j
+        self._take(row, choice)  # the first token that differs from the draft, or the one after it
+        return j
+
+    def _take(self, row: _Row, token: int) -> None:
+        """Append a chosen token; mark the row done at the end of turn, a stop token or the cap."""
         if row.grammar is not None:
             if token == self.end_of_turn:
                 row.done = True
                 return
             data = self.trie.bytes[token]
-            row.states = states if states is not None else row.grammar.advance(row.states, data)
+            row.states = row.grammar.advance(row.states, data)
             if row.expect.startswith(data, row.at):
                 row.at += len(data)
             else:  # the output left the draft text
@@ -544,14 +564,9 @@ class CopyDecoder:
                 if self.constrained:
                     draft, allowed, path = plans[r]
                     j = 0
-                    while True:
-                        token = allowed[j][choice[s + j]]
-                        follows = j < len(draft) and draft[j] == token
-                        self._take(row, token, path[j + 1] if follows else None)
-                        if row.done or not follows:
-                            break
-                        self.stats.accepted_draft += 1
+                    while j < len(draft) and allowed[j][choice[s + j]] == draft[j]:
                         j += 1
+                    j = self._accept(row, draft, j, path, allowed[j][choice[s + j]])
                     s += len(allowed)
                     self._schedule(row, j, len(draft))
                 else:
