@@ -1,6 +1,6 @@
 """Host work of copy decoding, before and after, against plain ``generate``, side by side in one process.
 
-    uv run python benchmarks/bench_host.py [--n 0] [--batches 64,256] [--threads 1] [--before HEAD]
+    uv run python benchmarks/bench_host.py [--n 0] [--batches 64,256] [--threads 1] [--before HEAD] [--rounds 1]
 
 The model is a tiny random Qwen2 (2 layers, 64 wide) on the real Qwen2.5 tokenizer, built
 offline as the test suite builds it (``tests/support/model_fixtures.py``; reused from
@@ -24,7 +24,9 @@ time is the wall time outside the model's forward calls (the decoder stack for c
 decoding, which computes its own allowed logits; the whole causal LM, head included, for
 ``generate``). Before and after must give the same outputs, character for character; the
 script checks it. A random model writes odd outputs: constrained decoding still ends,
-because the grammar forces the copy.
+because the grammar forces the copy. This shared machine's speed drifts by a third within
+minutes, so ``--rounds`` runs the modes over again in turn and the ratio of before to after
+is given per round, from two rows measured one after the other.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ def main() -> None:
     parser.add_argument("--modes", default="generate,speculative-before,speculative-after")
     parser.add_argument("--model", help="a saved model folder instead of the tiny random Qwen2 (e.g. runs/quickstart/model/full)")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "host.json"))
+    parser.add_argument("--rounds", type=int, default=1, help="run the modes this many times over, in turn, per batch size")
     args = parser.parse_args()
 
     import torch
@@ -181,7 +184,7 @@ def main() -> None:
         "prompt_tokens_mean": sum(map(len, prompts)) / len(prompts),
     }  # fmt: skip
     seen: dict[int, dict[str, dict[int, str]]] = {}
-    for batch in (int(b) for b in args.batches.split(",")):
+    for batch, round_ in ((int(b), r) for b in args.batches.split(",") for r in range(args.rounds)):
         for mode in args.modes.split(","):
             # each version's own trie, built outside the timed row: only one lives at a time, as in a real
             # process (a trie of Python lists and dicts left alive would slow the other's garbage collections)
@@ -216,7 +219,7 @@ def main() -> None:
             inside = model_clock.seconds if plain else decoder_clock.seconds
             seen.setdefault(batch, {})[mode] = outputs
             row = {
-                "mode": mode, "batch": batch, "seconds": wall, "sentences_per_second": len(examples) / wall,
+                "mode": mode, "batch": batch, "round": round_, "seconds": wall, "sentences_per_second": len(examples) / wall,
                 "output_tokens": tokens, "forward_calls": model_clock.calls if plain else decoder_clock.calls,
                 "forward_s": inside, "wall_us_per_token": 1e6 * wall / tokens, "host_us_per_token": 1e6 * (wall - inside) / tokens,
                 "load_average_before": load, "load_average_after": os.getloadavg()[0],
@@ -225,7 +228,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
         modes = seen[batch]
         for mode in ("speculative-after", "speculative-after-fixed"):
-            if "speculative-before" in modes and mode in modes:
+            if round_ + 1 == args.rounds and "speculative-before" in modes and mode in modes:
                 same = modes["speculative-before"] == modes[mode]
                 results.setdefault("identical", {})[f"{mode} b{batch}"] = same
                 print(json.dumps({"batch": batch, "mode": mode, "identical_to_before": same}), flush=True)
@@ -235,15 +238,29 @@ def main() -> None:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        "| batch | mode | sent / s | output tokens | forward calls | wall µs / token | host µs / token |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| batch | round | mode | sent / s | output tokens | forward calls | wall µs / token | host µs / token |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results["rows"]:
         lines.append(
-            f"| {r['batch']} | {r['mode']} | {r['sentences_per_second']:.1f} | {r['output_tokens']} | {r['forward_calls']} "
-            f"| {r['wall_us_per_token']:.1f} | {r['host_us_per_token']:.1f} |"
+            f"| {r['batch']} | {r.get('round', 0) + 1} | {r['mode']} | {r['sentences_per_second']:.1f} | {r['output_tokens']} "
+            f"| {r['forward_calls']} | {r['wall_us_per_token']:.1f} | {r['host_us_per_token']:.1f} |"
         )
+    ratios = host_ratios(results["rows"])
+    if ratios:
+        lines += ["", "| batch | round | host µs / token, before ÷ after |", "| ---: | ---: | ---: |"]
+        lines += [f"| {batch} | {round_ + 1} | {ratio:.2f}× |" for (batch, round_), ratio in ratios.items()]
     return "\n".join(lines)
+
+
+def host_ratios(rows: list[dict[str, Any]]) -> dict[tuple[int, int], float]:
+    """Per batch size and round: host time per output token before over after, the two measured one after the other."""
+    by = {(r["batch"], r.get("round", 0), r["mode"]): r["host_us_per_token"] for r in rows}
+    return {
+        (batch, round_): by[(batch, round_, "speculative-before")] / host
+        for (batch, round_, mode), host in by.items()
+        if mode == "speculative-after" and (batch, round_, "speculative-before") in by
+    }
 
 
 if __name__ == "__main__":

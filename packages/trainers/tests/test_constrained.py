@@ -210,3 +210,32 @@ def test_allowed_sets_shared_across_sentences_are_the_walks_own() -> None:
                         break
                     states = grammar.advance(states, vocabulary[rng.choice(choices)])
     assert 0 < shared.walks < shared.lookups / 2, (shared.walks, shared.lookups)  # most were served from other sentences
+
+
+@pytest.mark.parametrize("pause_at_names", [False, True])
+@RUN
+@given(data=st.data())
+def test_the_memory_finds_where_plain_copying_stops_as_its_word_by_word_answers_do(pause_at_names: bool, data: st.DataObject) -> None:
+    from ner_toolkit_trainers.constrained import Guess
+    from ner_toolkit_trainers.copy_decoding import EntityMemory
+
+    memory = EntityMemory(pause_at_names=pause_at_names)
+    for _ in range(data.draw(st.integers(0, 4))):
+        memory.learn(*data.draw(sentences(nested=False)))
+    tokens, _ = data.draw(sentences(nested=False))
+    grammar = InlineGrammar.for_formatter(make("bracketed"), tokens)
+    start = data.draw(st.integers(0, len(tokens)))
+    stop = data.draw(st.integers(start, len(tokens)))
+    assert memory.plain_until(grammar, start, stop) == Guess.plain_until(memory, grammar, start, stop)
+
+
+@given(data=st.binary(min_size=0, max_size=24))
+def test_greedy_tokenization_takes_the_longest_entry_each_time(data: bytes) -> None:
+    pieces = [bytes([b]) for b in range(256)] + [b"ab", b"abc", b"bcd", b" the", b" t", b"\xc3\xa9"]
+    trie = VocabTrie(dict(enumerate(pieces)))
+    ids = trie.greedy(data)
+    assert b"".join(pieces[i] for i in ids) == data
+    at = 0
+    for i in ids:
+        assert not any(len(p) > len(pieces[i]) and data.startswith(p, at) for p in pieces)
+        at += len(pieces[i])

@@ -156,6 +156,7 @@ class InlineGrammar:
         self._closers: dict[Any, list[bytes]] = {}
         self._after: dict[tuple[StateSet, bytes], StateSet] = {}
         self.allowed: dict[StateSet, tuple[int, ...]] = {}  # filled by AllowedTokens (one decoder's end of turn)
+        self._final = ("A", self.n - 1, ())
         # what the language depends on besides the words, as a small int: sentences with equal ones share allowed sets
         self.language = _LANGUAGES.setdefault((tuple(self.openers), close_template, self.labels, self.max_depth), len(_LANGUAGES))
 
@@ -176,7 +177,7 @@ class InlineGrammar:
 
     def accepting(self, states: StateSet) -> bool:
         """Whether the answer may end here: every token copied and no entity open."""
-        return ("A", self.n - 1, ()) in states
+        return self._final in states
 
     def closers(self, top: Any) -> list[bytes]:
         found = self._closers.get(top)
@@ -349,6 +350,14 @@ class InlineGrammar:
                     markup = self._opener(found[1])
                     out += markup[0]
                     state = ("B", i, (*stack, (markup[1], i)))
+                elif not stack:  # nothing open: the words up to where the guess expects more than a copy, in one go
+                    end = guess.plain_until(self, i + 1, min(self.n, i + 1 + limit))
+                    out += self.tokens[i]
+                    while i + 1 < end and len(out) < limit:
+                        i += 1
+                        out += b" "
+                        out += self.tokens[i]
+                    state = ("A", i, stack)
                 else:
                     out += self.tokens[i]
                     state = ("A", i, stack)
@@ -420,6 +429,18 @@ class Guess:
     def pause_before(self, grammar: InlineGrammar, i: int) -> bool:
         """Whether a draft should stop before token ``i`` (where the model is likely to differ)."""
         return False
+
+    def plain_until(self, grammar: InlineGrammar, i: int, stop: int) -> int:
+        """The first token in ``i:stop`` where an entity is expected to start or a draft to pause (``stop`` if none)."""
+        for j in range(i, stop):
+            if self.entity_at(grammar, j) is not None or self.pause_before(grammar, j):
+                return j
+        return stop
+
+
+def _labels(stack: tuple) -> tuple:
+    """The labels of a stack of open entities, without where they began."""
+    return tuple([label for label, _ in stack]) if stack else ()
 
 
 def _reads(state: State) -> int:
@@ -542,17 +563,16 @@ class AllowedTokens:
         kind = state[0] if state is not None else None
         if kind == "T":  # inside a token: what is left of it is all the key needs of it
             _, first, k, stack = state
-            key: tuple = (grammar.language, "T", grammar.tokens[first][k:], tuple(label for label, _ in stack))
+            key: tuple = (grammar.language, "T", grammar.tokens[first][k:], _labels(stack))
             low = first + 1
         elif kind == "B" or kind == "A":  # before a token or after one: the labels open, from that token or the next
             first = state[1] if kind == "B" else state[1] + 1
-            key = (grammar.language, kind, tuple(label for label, _ in state[2]) if state[2] else ())
+            key = (grammar.language, kind, _labels(state[2]))
             low = first
         elif kind == "M":  # inside markup: the rest of it, and the state after it as above
             _, markup, k, then, _ = state
             first = then[1] if then[0] == "B" else then[1] + 1
-            labels = tuple(label for label, _ in then[2]) if then[2] else ()
-            key = (grammar.language, "M", markup[k:], then[0], labels)
+            key = (grammar.language, "M", markup[k:], then[0], _labels(then[2]))
             low = first
         else:
             first, relative = grammar.relative(states)

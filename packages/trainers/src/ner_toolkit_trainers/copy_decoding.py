@@ -120,6 +120,15 @@ class EntityMemory(Guess):
         """With ``pause_at_names``: before a capitalized word not known to start an entity."""
         return self.pause_at_names and grammar.words[i][:1].isupper() and self._known(grammar.words, i) is None
 
+    def plain_until(self, grammar: InlineGrammar, i: int, stop: int) -> int:
+        words, lengths = grammar.words, self.lengths
+        for j in range(i, stop):
+            if words[j] in lengths and self._known(words, j) is not None:
+                return j
+            if self.pause_at_names and words[j][:1].isupper():
+                return j  # capitalized and known to start no entity: a pause
+        return stop
+
     def label_for(self, grammar: InlineGrammar, start: int, end: int) -> str:
         allowed = grammar.labels
         votes = self.entities.get(tuple(grammar.words[start:end]))
