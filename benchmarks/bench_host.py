@@ -24,7 +24,7 @@ time is the wall time outside the model's forward calls (the decoder stack for c
 decoding, which computes its own allowed logits; the whole causal LM, head included, for
 ``generate``). Before and after must give the same outputs, character for character; the
 script checks it. A random model writes odd outputs: constrained decoding still ends,
-because the grammar forces the copy. This shared machine's speed drifts by a third within
+because the grammar forces the copy. This shared machine's speed drifts by a fifth within
 minutes, so ``--rounds`` runs the modes over again in turn and the ratio of before to after
 is given per round, from two rows measured one after the other.
 """

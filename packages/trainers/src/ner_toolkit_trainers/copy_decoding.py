@@ -25,7 +25,10 @@ forward pass (allowed sets memoized per state and shared across sentences,
 ``constrained.AllowedTokens``), the step's inputs go to the device in one copy, the allowed
 logits of every row and position come from one gather and product, and one small copy
 brings the choices back. A row's draft length adapts to how much of its drafts the model
-accepts (``adaptive_drafts``), so a model that leaves the copy does not pay for long drafts.
+accepts (``adaptive_drafts``), so a model that leaves the copy does not pay for long drafts;
+one draft text serves every pass that writes it on. Finished rows leave the KV cache by
+having the last rows moved into their places, and the cyclic garbage collector is paused
+while a batch decodes (``pause_gc``).
 """
 
 from __future__ import annotations
@@ -209,7 +212,7 @@ class CopyDecoder:
         self.draft_tokens = draft_tokens if decoding == "speculative" else 0
         self._typical_budget = float(self.draft_tokens)  # what rows' budgets come to: a new row's first
         self.adaptive = adaptive_drafts
-        self.pause_gc = pause_gc
+        self.pause_gc = pause_gc  # reference counting frees a batch's garbage; only cycles wait for the batch's end
         self.end_of_turn = end_of_turn
         self.stop_ids = frozenset(stop_ids) | {end_of_turn}
         self.constrained = decoding != "plain"
@@ -289,10 +292,10 @@ class CopyDecoder:
         self.stats.fed += fed
 
     def _draft_text(self, row: _Row) -> bytes:
-        """The next ``8 * budget`` bytes or so of the row's draft text, to a space or its end, made anew only where the output left it or ran past it.
+        """The next ``8 * budget`` bytes or so of the row's draft text, to a space or its end.
 
-        Most chosen tokens write the draft text on, whole or a shorter token of it, so one
-        draft text serves several passes.
+        The text is made anew only where the output left it or ran past it: most chosen
+        tokens write it on, whole or a shorter token of it, so one text serves several passes.
         """
         if not row.budget or row.grammar is None:
             return b""
@@ -398,7 +401,7 @@ class CopyDecoder:
 
         Returns how many draft tokens were taken: fewer than ``j`` where the row reached its cap.
         """
-        grammar, output, expect, at = row.grammar, row.output, row.expect, row.at
+        output, expect, at = row.output, row.expect, row.at
         token_bytes = self.trie.bytes
         for k in range(j):
             data = token_bytes[draft[k]]
@@ -465,7 +468,7 @@ class CopyDecoder:
             cache = DynamicCache(config=self.model.config)
         weight, bias = self.head.weight, self.head.bias
         mask = torch.ones((n, prefix_len), dtype=torch.long, device=device)
-        length = prefix_len  # columns of the cache and the mask
+        length = prefix_len  # columns of the cache before the last step (the mask also has the last step's)
         ends = [prefix_len] * n  # one past each row's last kept column
         positions = [prefix_len] * n  # each row's next position id
         holes: list[int] = []  # rows that finished in the last step, below the rows left ...
@@ -524,9 +527,8 @@ class CopyDecoder:
                     moved = len(holes)
                     mask = _drop_rows(cache, mask, n, data[o : o + moved], data[o + moved : o + 2 * moved])
                     o += 2 * moved
-                if last_width:
-                    block = (arange[:last_width] < data[o : o + n, None]).long()
-                    mask = torch.cat([mask, block], dim=1)
+                if last_width:  # the last step's columns: of those fed, the ones each row kept
+                    mask[:, length:].copy_(arange[:last_width] < data[o : o + n, None])
                     length += last_width
                     o += n
                     end = max(ends)
@@ -540,9 +542,10 @@ class CopyDecoder:
                 o += n
                 pos = data[o : o + n, None] + arange[:width]
                 o += n
+                mask = torch.cat([mask, valid], dim=1)
                 out = self.decoder(
                     input_ids=ids,
-                    attention_mask=torch.cat([mask, valid], dim=1),
+                    attention_mask=mask,
                     position_ids=pos,
                     use_cache=True,
                     **{self.cache_arg: cache},
