@@ -182,6 +182,13 @@ class _Row:
         self.at = 0
         self.whole = False  # whether ``expect`` runs to where drafts stop (the end, a pause), not to a length limit
 
+    def wrote(self, data: bytes) -> None:
+        """Move the draft text's cursor over ``data``, or drop the text where the output left it."""
+        if self.expect.startswith(data, self.at):
+            self.at += len(data)
+        else:
+            self.expect, self.at, self.whole = b"", 0, False
+
 
 class CopyDecoder:
     """Batched greedy decoding with an optional shared-prefix cache, copy constraints and drafts."""
@@ -401,20 +408,15 @@ class CopyDecoder:
 
         Returns how many draft tokens were taken: fewer than ``j`` where the row reached its cap.
         """
-        output, expect, at = row.output, row.expect, row.at
-        token_bytes = self.trie.bytes
+        output, token_bytes = row.output, self.trie.bytes
         for k in range(j):
-            data = token_bytes[draft[k]]
-            if expect.startswith(data, at):
-                at += len(data)
-            else:  # the output left the draft text
-                expect, at, row.whole = b"", 0, False
+            row.wrote(token_bytes[draft[k]])
             output.append(draft[k])
             if len(output) >= row.cap:
-                row.expect, row.at, row.states, row.done = expect, at, path[k + 1], True
+                row.states, row.done = path[k + 1], True
                 self.stats.accepted_draft += k
                 return k
-        row.expect, row.at, row.states = expect, at, path[j]
+        row.states = path[j]
         self.stats.accepted_draft += j
         self._take(row, choice)  # the first token that differs from the draft, or the one after it
         return j
@@ -427,10 +429,7 @@ class CopyDecoder:
                 return
             data = self.trie.bytes[token]
             row.states = row.grammar.advance(row.states, data)
-            if row.expect.startswith(data, row.at):
-                row.at += len(data)
-            else:  # the output left the draft text
-                row.expect, row.at, row.whole = b"", 0, False
+            row.wrote(data)
         elif token in self.stop_ids:
             row.done = True
             return
@@ -481,7 +480,6 @@ class CopyDecoder:
             seqs, anchors, plans = [], [], []
             candidates = array("q")  # every position's allowed tokens, one after another
             sizes = array("q")  # how many each position allows
-            widest = 0
             for row in rows:
                 if self.constrained:
                     draft, allowed, path = self._plan(row, self._draft(row) if self.draft_tokens else [])
@@ -489,7 +487,6 @@ class CopyDecoder:
                     for ids in allowed:
                         candidates.extend(ids)
                     sizes.extend(map(len, allowed))
-                    widest = max(widest, max(sizes[-len(allowed) :]))
                     self.stats.drafted += len(draft)
                     seqs.append(row.feed + draft)
                 else:
@@ -505,6 +502,7 @@ class CopyDecoder:
             else:
                 where.extend(r * width + anchors[r] for r in range(n))
             segments, count = len(where), len(candidates)
+            widest = max(sizes) if sizes else 0
             # one buffer: holes, movers | kept | ids | lengths | first positions | where | candidates, sizes
             buffer = array("q", holes)
             buffer.extend(movers)
