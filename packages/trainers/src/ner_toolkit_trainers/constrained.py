@@ -30,8 +30,10 @@ key that names the states relative to their first token and the few words the wa
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 from ner_toolkit import Formatter, InlineMarkup
@@ -156,7 +158,9 @@ class InlineGrammar:
         self._closers: dict[Any, list[bytes]] = {}
         self._after: dict[tuple[StateSet, bytes], StateSet] = {}
         self.allowed: dict[StateSet, tuple[int, ...]] = {}  # filled by AllowedTokens (one decoder's end of turn)
-        self._final = ("A", self.n - 1, ())
+        self._final = frozenset([("A", self.n - 1, ())])  # a set, so that asking for it reuses its stored hash
+        # where each word ends in the input copied with single spaces: how many words fill a draft's bytes
+        self._ends = list(accumulate(len(token) + 1 for token in self.tokens))
         # what the language depends on besides the words, as a small int: sentences with equal ones share allowed sets
         self.language = _LANGUAGES.setdefault((tuple(self.openers), close_template, self.labels, self.max_depth), len(_LANGUAGES))
 
@@ -177,7 +181,7 @@ class InlineGrammar:
 
     def accepting(self, states: StateSet) -> bool:
         """Whether the answer may end here: every token copied and no entity open."""
-        return self._final in states
+        return not self._final.isdisjoint(states)
 
     def closers(self, top: Any) -> list[bytes]:
         found = self._closers.get(top)
@@ -351,13 +355,11 @@ class InlineGrammar:
                     out += markup[0]
                     state = ("B", i, (*stack, (markup[1], i)))
                 elif not stack:  # nothing open: the words up to where the guess expects more than a copy, in one go
-                    end = guess.plain_until(self, i + 1, min(self.n, i + 1 + limit))
-                    out += self.tokens[i]
-                    while i + 1 < end and len(out) < limit:
-                        i += 1
-                        out += b" "
-                        out += self.tokens[i]
-                    state = ("A", i, stack)
+                    # the last word to write: the one that brings the draft to ``limit`` bytes, or the last
+                    full = min(self.n - 1, bisect_left(self._ends, limit - len(out) + self._ends[i] - len(self.tokens[i]), i))
+                    last = guess.plain_until(self, i + 1, full + 1) - 1
+                    out += b" ".join(self.tokens[i : last + 1])
+                    state = ("A", last, stack)
                 else:
                     out += self.tokens[i]
                     state = ("A", i, stack)

@@ -38,7 +38,8 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import accumulate, repeat
+from operator import sub
 from typing import Any, Literal
 from typing import Counter as CounterType
 
@@ -134,15 +135,20 @@ class EntityMemory(Guess):
 
     def label_for(self, grammar: InlineGrammar, start: int, end: int) -> str:
         allowed = grammar.labels
-        votes = self.entities.get(tuple(grammar.words[start:end]))
+        votes = self.entities.get(grammar.words[start:end])
         if not votes:
             votes = Counter()
             for word in grammar.words[start:end]:
-                votes.update(self.words.get(word, {}))
+                if word in self.words:
+                    votes.update(self.words[word])
         for counts in (votes, self.labels):
-            for label, _ in counts.most_common():
-                if label in allowed:
-                    return label
+            if counts:
+                best = max(counts, key=counts.__getitem__)  # the first of the most common, as most_common() orders them
+                if best in allowed:
+                    return best
+                for label, _ in counts.most_common():
+                    if label in allowed:
+                        return label
         return allowed[0] if allowed else ""
 
 
@@ -391,16 +397,17 @@ class CopyDecoder:
         token the grammar forbids (it could never be the constrained choice).
         """
         grammar, states = row.grammar, row.states
-        allowed = [self.allowed(grammar, states)]
+        known, allowed_at, token_bytes = grammar.allowed, self.allowed, self.trie.bytes  # sets this sentence has met first
+        allowed = [known.get(states) or allowed_at(grammar, states)]
         path = [states]
         for j, token in enumerate(draft):
-            data = self.trie.bytes.get(token)
+            data = token_bytes.get(token)
             states = grammar.advance(states, data) if data is not None else frozenset()
             if not states:
                 draft = draft[:j]
                 break
             path.append(states)
-            allowed.append(self.allowed(grammar, states))
+            allowed.append(known.get(states) or allowed_at(grammar, states))
         return draft, allowed, path
 
     def _accept(self, row: _Row, draft: list[int], j: int, path: list[StateSet], choice: int) -> int:
@@ -408,14 +415,17 @@ class CopyDecoder:
 
         Returns how many draft tokens were taken: fewer than ``j`` where the row reached its cap.
         """
-        output, token_bytes = row.output, self.trie.bytes
-        for k in range(j):
-            row.wrote(token_bytes[draft[k]])
-            output.append(draft[k])
-            if len(output) >= row.cap:
-                row.states, row.done = path[k + 1], True
-                self.stats.accepted_draft += k
-                return k
+        token_bytes = self.trie.bytes
+        room = row.cap - len(row.output)
+        if j >= room:  # the cap is reached inside the accepted draft: its first ``room`` tokens are taken
+            row.output += draft[:room]
+            row.wrote(b"".join([token_bytes[token] for token in draft[:room]]))
+            row.states, row.done = path[room], True
+            self.stats.accepted_draft += room - 1
+            return room - 1
+        if j:
+            row.output += draft[:j]
+            row.wrote(b"".join([token_bytes[token] for token in draft[:j]]))
         row.states = path[j]
         self.stats.accepted_draft += j
         self._take(row, choice)  # the first token that differs from the draft, or the one after it
@@ -446,12 +456,13 @@ class CopyDecoder:
         """Decode one batch to the end.
 
         A step packs everything the device needs into one integer buffer and copies it once:
-        the last step's bookkeeping (which rows are left, how many of each row's positions
-        were kept), the ids fed, their lengths and first positions, and for every position to
-        verify its allowed tokens with the flat index of its hidden state. After the forward
-        pass one gather and product give the logits of every allowed token at every
-        position, a scatter into a padded table and one argmax the choices, and one small
-        copy brings them back: one host-device synchronisation a step.
+        which rows are left, the mask columns to append (the last step's, as each row kept
+        them, and this step's), the ids fed and their first positions, and for every position
+        to verify the flat index of its hidden state, its allowed tokens and where they go in
+        a padded table; one split gives every part. After the forward pass one gather and
+        product give the logits of every allowed token at every position, a scatter into the
+        table and one argmax the choices, and one small copy brings them back: one
+        host-device synchronisation a step.
         """
         import torch
         from transformers import DynamicCache
@@ -467,7 +478,7 @@ class CopyDecoder:
             cache = DynamicCache(config=self.model.config)
         weight, bias = self.head.weight, self.head.bias
         mask = torch.ones((n, prefix_len), dtype=torch.long, device=device)
-        length = prefix_len  # columns of the cache before the last step (the mask also has the last step's)
+        length = prefix_len  # columns of the cache before the last step: those the mask holds between steps
         ends = [prefix_len] * n  # one past each row's last kept column
         positions = [prefix_len] * n  # each row's next position id
         holes: list[int] = []  # rows that finished in the last step, below the rows left ...
@@ -475,6 +486,7 @@ class CopyDecoder:
         kept: list[int] = []  # positions each row kept in the last step
         last_width = 0
         arange = torch.arange(8, device=device)
+        runs = array("q")  # ones then as many zeros: mask rows are cut from it
         while rows:
             n = len(rows)
             seqs, anchors, plans = [], [], []
@@ -503,66 +515,61 @@ class CopyDecoder:
                 where.extend(r * width + anchors[r] for r in range(n))
             segments, count = len(where), len(candidates)
             widest = max(sizes) if sizes else 0
-            # one buffer: holes, movers | kept | ids | lengths | first positions | where | candidates, sizes
+            # the last step's columns each row keeps, less the holes every row has at their end (cropped)
+            crop = length + last_width - max(ends) if last_width else 0
+            fixed = last_width - crop
+            if len(runs) < 2 * max(width, fixed):
+                runs = array("q", [1]) * (2 * max(width, fixed)) + array("q", [0]) * (2 * max(width, fixed))
+            middle = len(runs) // 2  # runs[middle - k : middle - k + w]: k ones, then zeros up to w
+            # one buffer: holes, movers | new mask columns | ids | first positions | where | sizes | slot offsets | candidates
             buffer = array("q", holes)
             buffer.extend(movers)
-            buffer.extend(kept)
+            for r, seq in enumerate(seqs):
+                if fixed:
+                    buffer += runs[middle - kept[r] : middle - kept[r] + fixed]
+                buffer += runs[middle - len(seq) : middle - len(seq) + width]
             for seq in seqs:
                 buffer.extend(seq)
                 buffer.extend(repeat(self.pad, width - len(seq)))
-            buffer.extend(map(len, seqs))
             buffer.extend(positions)
             buffer.extend(where)
-            buffer.extend(candidates)
             buffer.extend(sizes)
+            # candidate c of position p goes to slot p * widest + (c - p's first candidate): this is p's part of it
+            if widest:
+                buffer.extend(map(sub, range(0, segments * widest, widest), accumulate(sizes, initial=0)))
+            buffer.extend(candidates)
             host = torch.frombuffer(buffer, dtype=torch.long)
             data = host.to(device, non_blocking=True) if device.type == "cuda" else host
-            if arange.numel() < max(width, last_width):
-                arange = torch.arange(2 * max(width, last_width), device=device)
-            o = 0
+            if arange.numel() < max(width, count):
+                arange = torch.arange(2 * max(width, count), device=device)
+            moved = len(holes)
+            block = n * (fixed + width)
+            parts = data.split([moved, moved, block, n * width, n, segments, len(sizes), len(sizes), count])
             with torch.inference_mode():
                 if mask.shape[0] > n:  # rows that finished leave the cache and the mask
-                    moved = len(holes)
-                    mask = _drop_rows(cache, mask, n, data[o : o + moved], data[o + moved : o + 2 * moved])
-                    o += 2 * moved
-                if last_width:  # the last step's columns: of those fed, the ones each row kept
-                    mask[:, length:].copy_(arange[:last_width] < data[o : o + n, None])
-                    length += last_width
-                    o += n
-                    end = max(ends)
-                    if end < length:  # holes every row shares at the end: drop them
-                        cache.crop(end - length)
-                        mask = mask[:, :end]
-                        length = end
-                ids = data[o : o + n * width].view(n, width)
-                o += n * width
-                valid = (arange[:width] < data[o : o + n, None]).long()
-                o += n
-                pos = data[o : o + n, None] + arange[:width]
-                o += n
-                mask = torch.cat([mask, valid], dim=1)
+                    mask = _drop_rows(cache, mask, n, parts[0], parts[1])
+                if crop:
+                    cache.crop(-crop)
+                mask = torch.cat([mask, parts[2].view(n, fixed + width)], dim=1)
                 out = self.decoder(
-                    input_ids=ids,
+                    input_ids=parts[3].view(n, width),
                     attention_mask=mask,
-                    position_ids=pos,
+                    position_ids=parts[4][:, None] + arange[:width],
                     use_cache=True,
                     **{self.cache_arg: cache},
                 )
                 self._count(1, n * width)
-                hidden = out.last_hidden_state.reshape(n * width, -1).index_select(0, data[o : o + segments])
-                o += segments
+                length += fixed
+                mask = mask[:, :length]  # this step's columns come again next step, as the ones each row kept
+                hidden = out.last_hidden_state.reshape(n * width, -1).index_select(0, parts[5])
                 if self.constrained:
-                    # candidate c of position p: its logit, at slot p * widest + (c - p's first candidate)
-                    cand = data[o : o + count]
-                    size = data[o + count : o + count + segments]
-                    segment = torch.repeat_interleave(size, output_size=count)
-                    first = (size.cumsum(0) - size).index_select(0, segment)
+                    cand = parts[8]
+                    segment = torch.repeat_interleave(parts[6], output_size=count)
                     scores = (weight.index_select(0, cand) * hidden.index_select(0, segment)).sum(-1)
                     if bias is not None:
                         scores = scores + bias.index_select(0, cand)
-                    slot = segment * widest + torch.arange(count, device=device) - first
                     table = torch.full((segments * widest,), float("-inf"), dtype=scores.dtype, device=device)
-                    table.index_copy_(0, slot, scores)
+                    table.index_copy_(0, arange[:count] + parts[7].index_select(0, segment), scores)
                     choice = table.view(segments, widest).argmax(-1).tolist()
                 else:
                     choice = self.head(hidden).argmax(-1).tolist()
@@ -591,13 +598,14 @@ class CopyDecoder:
             live = [r for r, row in enumerate(rows) if not row.done]
             for row in rows:
                 if row.done:
+                    text = self._text(row)
                     if row.grammar is not None and self.draft_tokens:
                         words = row.grammar.words
-                        self.memory.learn(words, self.formatter.parse(self._text(row), words).spans)
+                        self.memory.learn(words, self.formatter.parse(text, words).spans)
                     self.token_ids[row.index] = row.output
                     self.stats.row_passes[row.index] = row.passes
                     self.stats.output_tokens[row.index] = len(row.output)
-                    yield row.index, self._text(row)
+                    yield row.index, text
             holes, movers = [], []
             if len(live) < len(rows):
                 if not live:
