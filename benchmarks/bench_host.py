@@ -26,7 +26,12 @@ decoding, which computes its own allowed logits; the whole causal LM, head inclu
 script checks it. A random model writes odd outputs: constrained decoding still ends,
 because the grammar forces the copy. This shared machine's speed drifts by a fifth within
 minutes, so ``--rounds`` runs the modes over again in turn and the ratio of before to after
-is given per round, from two rows measured one after the other.
+is given per round, from two rows measured one after the other. ``--interleave`` goes
+further: before and after decode the same batch of sentences one after the other, batch
+by batch (which goes first alternates), and their host times are summed over all batches,
+so that drift reaches both alike; their length caps are computed once, outside the timing,
+and each side computes its prefix cache once a batch. ``constrained-after`` is the working
+tree without drafts (``decoding="constrained"``): what drafting costs and saves.
 """
 
 from __future__ import annotations
@@ -106,14 +111,49 @@ class ForwardClock:
 
 
 def run_copy(module: Any, model, tokenizer, formatter, examples, prompts, batch: int, stop: list[int], eot: int, trie, **extra):
+    extra.setdefault("decoding", "speculative")
     decoder = module.CopyDecoder(
-        model, tokenizer, formatter, decoding="speculative", prefix_cache=True, batch_size=batch,
-        end_of_turn=eot, stop_ids=stop, trie=trie, **extra,
+        model, tokenizer, formatter, prefix_cache=True, batch_size=batch, end_of_turn=eot, stop_ids=stop, trie=trie, **extra,
     )  # fmt: skip
     caps = [int(2 * len(tokenizer(e.input, add_special_tokens=False)["input_ids"])) + 16 for e in examples]
     outputs = dict(decoder.generate(prompts, examples, caps))
     tokens = sum(decoder.stats.output_tokens) + len(examples)  # the end of turn of each answer included
     return outputs, tokens
+
+
+def run_interleaved(modules: dict[str, Any], model, tokenizer, formatter, examples, prompts, batch: int, stop, eot, clock):
+    """Speculative copy decoding by each of ``modules`` on the same batches, one after the other, batch by batch.
+
+    Returns per mode its outputs, output tokens, wall and forward seconds and forward calls,
+    summed over the batches. Every mode but ``speculative-before`` runs with the collector frozen.
+    """
+    caps = [int(2 * len(tokenizer(e.input, add_special_tokens=False)["input_ids"])) + 16 for e in examples]
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+    sides: dict[str, dict[str, Any]] = {}
+    for mode, module in modules.items():
+        decoder = module.CopyDecoder(
+            model, tokenizer, formatter, decoding="speculative", prefix_cache=True, batch_size=batch,
+            end_of_turn=eot, stop_ids=stop, trie=module.VocabTrie.from_tokenizer(tokenizer),
+        )  # fmt: skip
+        sides[mode] = {"decoder": decoder, "outputs": {}, "tokens": 0, "wall": 0.0, "forward": 0.0, "calls": 0}
+    gc.collect()
+    for k, start in enumerate(range(0, len(order), batch)):
+        rows = order[start : start + batch]
+        for mode in list(sides) if k % 2 == 0 else list(sides)[::-1]:
+            side, frozen = sides[mode], mode != "speculative-before"
+            if frozen:
+                gc.freeze()
+            clock.reset()
+            began = time.perf_counter()
+            for i, text in side["decoder"].generate([prompts[i] for i in rows], [examples[i] for i in rows], [caps[i] for i in rows]):
+                side["outputs"][rows[i]] = text
+            side["wall"] += time.perf_counter() - began
+            if frozen:
+                gc.unfreeze()
+            side["forward"] += clock.seconds
+            side["calls"] += clock.calls
+            side["tokens"] += sum(side["decoder"].stats.output_tokens) + len(rows)  # with each answer's end of turn
+    return sides
 
 
 def run_generate(model, tokenizer, examples, prompts, batch: int, stop: list[int]):
@@ -152,6 +192,7 @@ def main() -> None:
     parser.add_argument("--model", help="a saved model folder instead of the tiny random Qwen2 (e.g. runs/quickstart/model/full)")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "host.json"))
     parser.add_argument("--rounds", type=int, default=1, help="run the modes this many times over, in turn, per batch size")
+    parser.add_argument("--interleave", action="store_true", help="before and after batch by batch in turn, summed")
     args = parser.parse_args()
 
     import torch
@@ -184,13 +225,29 @@ def main() -> None:
         "prompt_tokens_mean": sum(map(len, prompts)) / len(prompts),
     }  # fmt: skip
     seen: dict[int, dict[str, dict[int, str]]] = {}
+    if args.interleave:
+        for batch, round_ in ((int(b), r) for b in args.batches.split(",") for r in range(args.rounds)):
+            load = os.getloadavg()[0]
+            modules = {"speculative-before": before, "speculative-after": after}
+            sides = run_interleaved(modules, model, tokenizer, formatter, examples, prompts, batch, stop, eot, decoder_clock)
+            for mode, side in sides.items():
+                row = timing_row(mode, batch, round_, len(examples), side["wall"], side["forward"], side["tokens"], side["calls"], load)
+                row["interleaved"] = True
+                results["rows"].append(row)
+                print(json.dumps(row), flush=True)
+            same = sides["speculative-before"]["outputs"] == sides["speculative-after"]["outputs"]
+            results.setdefault("identical", {})[f"speculative-after b{batch} round {round_ + 1}"] = same
+            print(json.dumps({"batch": batch, "round": round_, "identical_to_before": same}), flush=True)
+        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+        print(markdown(results))
+        return
     for batch, round_ in ((int(b), r) for b in args.batches.split(",") for r in range(args.rounds)):
         for mode in args.modes.split(","):
             # each version's own trie, built outside the timed row: only one lives at a time, as in a real
             # process (a trie of Python lists and dicts left alive would slow the other's garbage collections)
             trie = None
             gc.collect()
-            if mode.startswith("speculative"):
+            if mode.startswith(("speculative", "constrained")):
                 began = time.perf_counter()
                 trie = (before if mode == "speculative-before" else after).VocabTrie.from_tokenizer(tokenizer)
                 if mode.startswith("speculative-after"):
@@ -209,6 +266,8 @@ def main() -> None:
                     outputs, tokens = run_generate(model, tokenizer, examples, prompts, batch, sorted({eot, tokenizer.eos_token_id}))
                 elif mode == "speculative-before":
                     outputs, tokens = run_copy(before, model, tokenizer, formatter, examples, prompts, batch, stop, eot, trie)
+                elif mode == "constrained-after":
+                    outputs, tokens = run_copy(after, model, tokenizer, formatter, examples, prompts, batch, stop, eot, trie, decoding="constrained")
                 else:  # speculative-after, or speculative-after-fixed: every draft as long as before (16 tokens)
                     extra = {"adaptive_drafts": False} if mode.endswith("-fixed") else {}
                     outputs, tokens = run_copy(after, model, tokenizer, formatter, examples, prompts, batch, stop, eot, trie, **extra)
@@ -218,22 +277,27 @@ def main() -> None:
             plain = mode.startswith("generate")
             inside = model_clock.seconds if plain else decoder_clock.seconds
             seen.setdefault(batch, {})[mode] = outputs
-            row = {
-                "mode": mode, "batch": batch, "round": round_, "seconds": wall, "sentences_per_second": len(examples) / wall,
-                "output_tokens": tokens, "forward_calls": model_clock.calls if plain else decoder_clock.calls,
-                "forward_s": inside, "wall_us_per_token": 1e6 * wall / tokens, "host_us_per_token": 1e6 * (wall - inside) / tokens,
-                "load_average_before": load, "load_average_after": os.getloadavg()[0],
-            }  # fmt: skip
+            calls = model_clock.calls if plain else decoder_clock.calls
+            row = timing_row(mode, batch, round_, len(examples), wall, inside, tokens, calls, load)
             results["rows"].append(row)
             print(json.dumps(row), flush=True)
         modes = seen[batch]
-        for mode in ("speculative-after", "speculative-after-fixed"):
+        for mode in ("speculative-after", "speculative-after-fixed", "constrained-after"):
             if round_ + 1 == args.rounds and "speculative-before" in modes and mode in modes:
                 same = modes["speculative-before"] == modes[mode]
                 results.setdefault("identical", {})[f"{mode} b{batch}"] = same
                 print(json.dumps({"batch": batch, "mode": mode, "identical_to_before": same}), flush=True)
     Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(markdown(results))
+
+
+def timing_row(mode: str, batch: int, round_: int, sentences: int, wall: float, inside: float, tokens: int, calls: int, load: float):
+    """One measured row: rates per sentence and per output token, host time being the wall time outside the forward calls."""
+    return {
+        "mode": mode, "batch": batch, "round": round_, "seconds": wall, "sentences_per_second": sentences / wall,
+        "output_tokens": tokens, "forward_calls": calls, "forward_s": inside, "wall_us_per_token": 1e6 * wall / tokens,
+        "host_us_per_token": 1e6 * (wall - inside) / tokens, "load_average_before": load, "load_average_after": os.getloadavg()[0],
+    }  # fmt: skip
 
 
 def markdown(results: dict[str, Any]) -> str:
