@@ -142,13 +142,9 @@ class EntityMemory(Guess):
                 if word in self.words:
                     votes.update(self.words[word])
         for counts in (votes, self.labels):
-            if counts:
-                best = max(counts, key=counts.__getitem__)  # the first of the most common, as most_common() orders them
-                if best in allowed:
-                    return best
-                for label, _ in counts.most_common():
-                    if label in allowed:
-                        return label
+            for label, _ in counts.most_common():
+                if label in allowed:
+                    return label
         return allowed[0] if allowed else ""
 
 
@@ -397,8 +393,8 @@ class CopyDecoder:
         token the grammar forbids (it could never be the constrained choice).
         """
         grammar, states = row.grammar, row.states
-        known, allowed_at, token_bytes = grammar.allowed, self.allowed, self.trie.bytes  # sets this sentence has met first
-        allowed = [known.get(states) or allowed_at(grammar, states)]
+        token_bytes = self.trie.bytes
+        allowed = [self.allowed(grammar, states)]
         path = [states]
         for j, token in enumerate(draft):
             data = token_bytes.get(token)
@@ -407,13 +403,15 @@ class CopyDecoder:
                 draft = draft[:j]
                 break
             path.append(states)
-            allowed.append(known.get(states) or allowed_at(grammar, states))
+            allowed.append(self.allowed(grammar, states))
         return draft, allowed, path
 
     def _accept(self, row: _Row, draft: list[int], j: int, path: list[StateSet], choice: int) -> int:
         """Take the first ``j`` draft tokens (``path`` holds the states after each) and then ``choice``.
 
-        Returns how many draft tokens were taken: fewer than ``j`` where the row reached its cap.
+        Returns how many draft tokens count as accepted: ``j``, or where the row reaches its cap
+        inside the draft, one fewer than it took there (the token that met the cap is not
+        counted, as a choice is not; the row is done).
         """
         token_bytes = self.trie.bytes
         room = row.cap - len(row.output)
