@@ -9,7 +9,7 @@ from ner_toolkit import CONLL2003_LABELS, ModelSpec, plugins
 from ner_toolkit.conll import read_conll
 
 from ner_toolkit_trainers.constrained import VocabTrie
-from ner_toolkit_trainers.copy_decoding import CopyDecoder
+from ner_toolkit_trainers.copy_decoding import CopyDecoder, DraftSwitch
 from ner_toolkit_trainers.models import load_model, load_tokenizer
 from ner_toolkit.prompts import end_of_turn_id, prompt_ids
 from ner_toolkit_trainers.transformers_predictor import TransformersPredictor
@@ -87,3 +87,26 @@ def test_prefix_caching_gives_the_same_outputs(smollm2, conll: Path) -> None:
         )
         assert cached == uncached
         assert decoder.stats.prefix_tokens > 100
+
+
+def test_steps_that_do_not_draft_give_the_same_tokens(tiny_qwen2_dir: Path, conll: Path) -> None:
+    """A step the draft switch keeps from drafting chooses as the others do: the output stays the constrained greedy one."""
+    spec = ModelSpec(str(tiny_qwen2_dir))
+    tokenizer = load_tokenizer(spec)
+    model = load_model(spec).eval()
+    trie = VocabTrie.from_tokenizer(tokenizer)
+    fmt = formatter()
+    examples = [fmt.example(sentence) for sentence in sentences(conll, 6, start=30)]
+    constrained, _ = run_decoder(model, tokenizer, fmt, examples, trie, decoding="constrained", batch_size=3)
+    always, _ = run_decoder(model, tokenizer, fmt, examples, trie, decoding="speculative", batch_size=3, adaptive_drafts=False)
+    decoder = CopyDecoder(
+        model, tokenizer, fmt, trie=trie, end_of_turn=end_of_turn_id(tokenizer, "model"), decoding="speculative", batch_size=3
+    )
+    # steps whose drafts cost much and were never accepted: drafts do not pay, but every other step probes
+    decoder.switch = DraftSwitch(probe_on=2, decay=1.0, warmup=0)
+    for k in range(1000):
+        decoder.switch.record(1 + k % 3, 4 * (k % 2), 0, 0.001 + 0.01 * (k % 2))
+    prompts = [prompt_ids(tokenizer, example, "model") for example in examples]
+    outputs = dict(decoder.generate(prompts, examples, [64] * len(examples)))
+    assert [outputs[i] for i in range(len(examples))] == constrained == always
+    assert 0 < decoder.stats.draft_steps < decoder.stats.calls - 1, (decoder.stats.draft_steps, decoder.stats.calls)

@@ -25,10 +25,11 @@ forward pass (allowed sets memoized per state and shared across sentences,
 ``constrained.AllowedTokens``), the step's inputs go to the device in one copy, the allowed
 logits of every row and position come from one gather and product, and one small copy
 brings the choices back. A row's draft length adapts to how much of its drafts the model
-accepts (``adaptive_drafts``), so a model that leaves the copy does not pay for long drafts;
-one draft text serves every pass that writes it on. Finished rows leave the KV cache by
-having the last rows moved into their places, and the cyclic garbage collector is paused
-while a batch decodes (``pause_gc``).
+accepts (``adaptive_drafts``), so a model that leaves the copy does not pay for long
+drafts, and a step drafts at all only where drafts save more time than they cost, as the
+steps so far measure it (``DraftSwitch``); one draft text serves every pass that writes it
+on. Finished rows leave the KV cache by having the last rows moved into their places, and
+the cyclic garbage collector is paused while a batch decodes (``pause_gc``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 from operator import sub
+from time import perf_counter
 from typing import Any, Literal
 from typing import Counter as CounterType
 
@@ -63,6 +65,7 @@ class DecodeStats:
     output_tokens: list[int] = field(default_factory=list)
     accepted_draft: int = 0
     drafted: int = 0
+    draft_steps: int = 0  # steps that drafted
 
 
 class EntityMemory(Guess):
@@ -148,6 +151,87 @@ class EntityMemory(Guess):
         return allowed[0] if allowed else ""
 
 
+class DraftSwitch:
+    """Whether a step should draft, from what steps have cost: drafts pay where they save more than they cost.
+
+    A step's time is fitted as ``fixed + per_row × rows + per_draft × draft tokens`` (least
+    squares over the steps seen, each older step weighing ``decay`` times less), and the
+    share of draft tokens accepted is followed likewise. A step of ``rows`` rows drafts where
+    ``accepted share × (fixed / rows + per_row) > per_draft``: an accepted draft token saves
+    a row's pass, a draft token costs its planning and its position in the forward pass
+    (``worth`` is the ratio of the two; where it is above ``KEEP_DRAFTS``, a rejected draft
+    does not shorten the row's next one either). So a batch whose forward pass costs more
+    than the host's planning drafts; one whose host work per draft position outweighs the
+    passes it saves (a model that seldom copies, run where its forward pass costs little)
+    does not. Probes keep the figures current: while drafts do not pay, every
+    ``probe_on``-th step drafts; while they do, every ``probe_off``-th step does not (rarer,
+    since such a step gives up a pass's worth of accepted tokens in every row). The output
+    does not depend on any of it.
+    """
+
+    def __init__(self, probe_on: int = 16, probe_off: int = 64, decay: float = 0.99, warmup: int = 32) -> None:
+        self.probe_on = probe_on
+        self.probe_off = probe_off
+        self.decay = decay
+        self.warmup = warmup
+        self.steps = 0
+        self._xx = [[0.0] * 3 for _ in range(3)]  # weighted sums of x xᵀ, x = (1, rows, draft tokens)
+        self._xy = [0.0] * 3  # and of x × seconds
+        self._accepted = 0.0
+        self._drafted = 0.0
+        self.cost: tuple[float, float, float] | None = None  # fixed, per row, per draft token (seconds)
+
+    def worth(self, rows: int) -> float | None:
+        """What a draft token saves over what it costs, in a step of ``rows`` rows; ``None`` before the first fit."""
+        if self.cost is None or not self._drafted:
+            return None
+        fixed, per_row, per_draft = self.cost
+        saves = self._accepted / self._drafted * (fixed / rows + per_row)
+        return saves / per_draft if per_draft > 0 else float("inf")
+
+    def drafting(self, worth: float | None) -> bool:
+        """Whether the next step drafts, given what a draft token is ``worth`` in it."""
+        if worth is None or worth > 1:
+            return self.steps % self.probe_off != self.probe_off - 1
+        return self.steps % self.probe_on == self.probe_on - 1
+
+    def record(self, rows: int, drafted: int, accepted: int, seconds: float) -> None:
+        """A step's rows, draft tokens, accepted draft tokens and time."""
+        self.steps += 1
+        x = (1.0, float(rows), float(drafted))
+        for i in range(3):
+            self._xy[i] = self.decay * self._xy[i] + x[i] * seconds
+            for j in range(3):
+                self._xx[i][j] = self.decay * self._xx[i][j] + x[i] * x[j]
+        if drafted:
+            self._accepted = self.decay * self._accepted + accepted
+            self._drafted = self.decay * self._drafted + drafted
+        if self.steps >= self.warmup and self.steps % 16 == 0:  # refitted every 16 steps
+            self.cost = _solve3(self._xx, self._xy)
+
+
+def _solve3(a: list[list[float]], b: list[float]) -> tuple[float, float, float] | None:
+    """The solution of the 3×3 system ``a x = b`` by Cramer's rule, or ``None`` where it is (nearly) singular."""
+
+    def det(m: list[list[float]]) -> float:
+        return (
+            m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+        )
+
+    whole = det(a)
+    scale = a[0][0] * a[1][1] * a[2][2]
+    if not scale or abs(whole) < 1e-9 * abs(scale):
+        return None
+    solution = []
+    for k in range(3):
+        m = [row[:k] + [b[i]] + row[k + 1 :] for i, row in enumerate(a)]
+        solution.append(det(m) / whole)
+    return solution[0], solution[1], solution[2]
+
+
+KEEP_DRAFTS = 2.0  # where a draft token saves this many times what it costs, a rejection does not shorten the next draft
 DRAFT_BYTES = 32  # the shortest draft text made at once: a few passes' worth at the usual budgets
 PROBE = "[Hussain | PER] , considered surplus to <LOC>England</LOC> 's one-day 158 . U.S. ``Quote'' 1996-08-30 Müller"
 
@@ -221,6 +305,7 @@ class CopyDecoder:
         self.draft_tokens = draft_tokens if decoding == "speculative" else 0
         self._typical_budget = float(self.draft_tokens)  # what rows' budgets come to: a new row's first
         self.adaptive = adaptive_drafts
+        self.switch = DraftSwitch() if adaptive_drafts and self.draft_tokens else None
         self.pause_gc = pause_gc  # reference counting frees a batch's garbage; only cycles wait for the batch's end
         self.end_of_turn = end_of_turn
         self.stop_ids = frozenset(stop_ids) | {end_of_turn}
@@ -364,19 +449,22 @@ class CopyDecoder:
             found = self._pieces[text] = tuple(self._encode(text.decode("utf-8", errors="ignore")))
         return found
 
-    def _schedule(self, row: _Row, accepted: int, drafted: int) -> None:
+    def _schedule(self, row: _Row, accepted: int, drafted: int, shrink: bool = True) -> None:
         """The next draft's length: doubled while whole drafts are accepted, else about twice what was.
 
         A row whose drafts the model keeps leaving (a model that does not copy, or a stretch
         of entities no guess foresaw) stops paying for draft tokens it rejects: positions
-        fed, and the host's work to plan and verify them. A new row starts where rows' budgets
-        have been coming to lately (all ``draft_tokens`` at first). The output does not depend on it.
+        fed, and the host's work to plan and verify them. Where draft tokens are worth far
+        more than they cost (``shrink`` false: a model that copies, whose forward pass is
+        most of the time), a rejection does not shorten the next draft. A new row starts where
+        rows' budgets have been coming to lately (all ``draft_tokens`` at first). The output
+        does not depend on it.
         """
         if not self.adaptive:
             return
         if accepted == drafted:
             row.budget = min(self.draft_tokens, max(2 * row.budget, 2))
-        else:
+        elif shrink:
             row.budget = min(self.draft_tokens, max(1, (row.budget + 2 * accepted + 1) // 2))
         self._typical_budget += (row.budget - self._typical_budget) / 256
 
@@ -486,13 +574,18 @@ class CopyDecoder:
         arange = torch.arange(8, device=device)
         runs = array("q")  # ones then as many zeros: mask rows are cut from it
         while rows:
+            began = perf_counter()
             n = len(rows)
+            worth = self.switch.worth(n) if self.switch is not None else None
+            drafting = self.draft_tokens > 0 and (self.switch is None or self.switch.drafting(worth))
+            shrink = worth is None or worth < KEEP_DRAFTS  # whether a rejected draft shortens the row's next
+            self.stats.draft_steps += drafting
             seqs, anchors, plans = [], [], []
             candidates = array("q")  # every position's allowed tokens, one after another
             sizes = array("q")  # how many each position allows
             for row in rows:
                 if self.constrained:
-                    draft, allowed, path = self._plan(row, self._draft(row) if self.draft_tokens else [])
+                    draft, allowed, path = self._plan(row, self._draft(row) if drafting else [])
                     plans.append((draft, allowed, path))
                     for ids in allowed:
                         candidates.extend(ids)
@@ -574,6 +667,7 @@ class CopyDecoder:
             # verify on the host: accept each draft token while it is the choice, keep the choice at the first difference
             kept = []
             s = 0
+            accepted = drafted = 0  # draft tokens this step
             for r, row in enumerate(rows):
                 row.passes += 1
                 if self.constrained:
@@ -583,7 +677,10 @@ class CopyDecoder:
                         j += 1
                     j = self._accept(row, draft, j, path, allowed[j][choice[s + j]])
                     s += len(allowed)
-                    self._schedule(row, j, len(draft))
+                    if drafting:
+                        self._schedule(row, j, len(draft), shrink)
+                        accepted += j
+                        drafted += len(draft)
                 else:
                     j = 0
                     self._take(row, choice[r])
@@ -592,6 +689,8 @@ class CopyDecoder:
                 ends[r] = length + took
                 positions[r] += took
                 row.feed = [] if row.done else [row.output[-1]]
+            if self.switch is not None and last_width:  # a batch's first step, which feeds the prompts, is not compared
+                self.switch.record(n, drafted, accepted, perf_counter() - began)
             last_width = width
             live = [r for r, row in enumerate(rows) if not row.done]
             for row in rows:

@@ -40,7 +40,11 @@ class TransformersOptions(BaseModel):
     )
     prefix_cache: bool = Field(False, description="compute the prompts' common prefix once and reuse its KV cache")
     draft_tokens: int = Field(16, ge=1, description="longest draft per forward pass (speculative decoding)")
-    adaptive_drafts: bool = Field(True, description="each row's drafts grow while accepted whole and shrink when rejected")
+    adaptive_drafts: bool = Field(
+        True,
+        description="each row's drafts grow while accepted whole and shrink when rejected, and a step drafts only where "
+        "drafts save more time than they cost, as measured while decoding (the output is the same either way)",
+    )
     pause_at_names: bool = Field(False, description="drafts stop before capitalized words not yet seen as entities")
     freeze_gc: bool = Field(
         True,
