@@ -12,13 +12,15 @@ with the reference instruction and label set (``Formatter.instruction()`` with
 Modes, per batch size, in this order: ``generate`` (the predictor's plain path, written
 out here: length-sorted batches, left padding, ``model.generate``, stop at the end of turn
 or a newline; ``generate-to-cap``: the same without the newline stop, so that a random
-model writes to the cap and its rate per output token can be read; slow, not a default), ``speculative-before`` (``copy_decoding`` and ``constrained`` as they
-are at the ``--before`` git revision, loaded from ``git show`` into a temporary package)
-and ``speculative-after`` (the working tree; ``speculative-after-fixed``: the same with
-``adaptive_drafts=False``, every draft 16 tokens as before; not a default). Every mode but
-``speculative-before`` runs with the garbage collector frozen after loading (``gc.freeze()``),
-as the predictor now runs (its ``freeze_gc`` option); the trie of each version is built
-outside its timed row, and only one is alive at a time. Per mode: sentences per second, output tokens,
+model writes to the cap and its rate per output token can be read; slow, not a default),
+``speculative-before`` (``copy_decoding`` and ``constrained`` as they are at the
+``--before`` git revision, loaded from ``git show`` into a temporary package) and
+``speculative-after`` (the working tree; ``speculative-after-fixed``: the same with
+``adaptive_drafts=False``, every draft 16 tokens and every step drafting, as before; not a
+default). Every mode but ``speculative-before`` runs with the garbage collector frozen
+after loading (``gc.freeze()``), as the predictor now runs (its ``freeze_gc`` option); the
+trie of each version is built outside its timed row, and only one is alive at a time. Per
+mode: sentences per second, output tokens,
 microseconds of wall time per output token and of host time per output token, where host
 time is the wall time outside the model's forward calls (the decoder stack for copy
 decoding, which computes its own allowed logits; the whole causal LM, head included, for
