@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ner_toolkit import plugins
-from ner_toolkit.build import load_split, make_formatter
-from ner_toolkit.pipeline import render_split
-from ner_toolkit.recipe import load_recipe
+from ner_toolkit.run.components import load_split, make_formatter
+from ner_toolkit.run.pipeline import render_split
+from ner_toolkit.run.recipe import load_recipe
 
 
 def train_once(recipe: Any, examples: list[Any], steps: int, share: bool) -> dict[str, Any]:

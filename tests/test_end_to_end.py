@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 
-from ner_toolkit.build import load_split
-from ner_toolkit.pipeline import run
-from ner_toolkit.recipe import load_recipe, validate_components
+from ner_toolkit.run.components import load_split
+from ner_toolkit.run.pipeline import run
+from ner_toolkit.run.recipe import load_recipe, validate_components
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "recipes" / "qwen2.5-7b-conll2003.yaml"
@@ -75,8 +75,8 @@ def test_reference_recipe_runs_end_to_end_with_a_tiny_qwen2(conll: Path, tiny_qw
     assert set(results) == {"dev", "test"}
     assert results["test"]["counts"]["sentences"] == 3
     # the scores are those of the outputs written, scored again from the predictions file alone
-    from ner_toolkit.build import load_split, make_formatter, make_scorers
-    from ner_toolkit.evaluate import evaluate_outputs
+    from ner_toolkit.run.components import load_split, make_formatter, make_scorers
+    from ner_toolkit.run.evaluate import evaluate_outputs
 
     outputs = tmp_path / "outputs.jsonl"
     outputs.write_text("".join(json.dumps({"id": json.loads(line)["id"], "output": json.loads(line)["output"]}) + "\n"

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from ner_toolkit import Prediction, Scorer, Sentence
 from ner_toolkit.cli import cli
-from ner_toolkit.evaluate import write_reports
-from ner_toolkit.manifest import manifest
-from ner_toolkit.recipe import load_recipe
+from ner_toolkit.run.evaluate import write_reports
+from ner_toolkit.run.manifest import manifest
+from ner_toolkit.run.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 CONLL = """-DOCSTART- -X- O O

@@ -21,8 +21,8 @@ from click.testing import CliRunner
 
 from ner_toolkit import plugins
 from ner_toolkit.cli import cli
-from ner_toolkit.pipeline import run
-from ner_toolkit.recipe import load_recipe, validate_components
+from ner_toolkit.run.pipeline import run
+from ner_toolkit.run.recipe import load_recipe, validate_components
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "recipes" / "qwen2.5-7b-conll2003.yaml"

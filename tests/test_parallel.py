@@ -12,9 +12,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ner_toolkit import CONLL2003_LABELS, Example, Formatter, ModelSpec, Prediction, Predictor, Sentence, plugins, read_conll
-from ner_toolkit.parallel import World, begin, shard_path, shards
-from ner_toolkit.pipeline import predict_split, render_split
-from ner_toolkit.predictions import prediction_line, read_predictions
+from ner_toolkit.run.parallel import World, begin, shard_path, shards
+from ner_toolkit.run.pipeline import predict_split, render_split
+from ner_toolkit.run.predictions import prediction_line, read_predictions
 
 
 class GoldPredictor(Predictor):
@@ -37,7 +37,7 @@ def _predict(
     predictor = GoldPredictor(formatter)
     order = [s.id for s in sentences]
     token = begin(path, world, "stage-key", order, timeout=60)
-    predict_split(lambda: predictor, formatter, sentences, examples, path, log.append, world, token)
+    predict_split(lambda: predictor, sentences, examples, path, log.append, world, token)
     return predictor.seen
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ner_toolkit.pipeline import run
-from ner_toolkit.recipe import load_recipe, validate_components
+from ner_toolkit.run.pipeline import run
+from ner_toolkit.run.recipe import load_recipe, validate_components
 
 REPO = Path(__file__).resolve().parents[1]
 

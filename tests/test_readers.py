@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from ner_toolkit import Span, plugins
 from ner_toolkit.cli import cli
-from ner_toolkit.jsonl_reader import JsonlFormatError, JsonlReader
-from ner_toolkit.tokenizers import RegexTokenizer, WhitespaceTokenizer
+from ner_toolkit.corpus.jsonl_reader import JsonlFormatError, JsonlReader
+from ner_toolkit.corpus.tokenizers import RegexTokenizer, WhitespaceTokenizer
 
 TEXT = "Hussain, considered surplus to England's one-day requirements, struck 158."
 
@@ -84,12 +84,12 @@ def test_bad_records_name_their_line(tmp_path: Path, record: object, message: st
 def test_invalid_utf8_names_the_byte(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     path.write_bytes(b'{"text": "caf\xe9"}\n')
-    with pytest.raises(JsonlFormatError, match=r"a.jsonl: not UTF-8 text \(byte 13"):
+    with pytest.raises(JsonlFormatError, match=r"a.jsonl:1: not UTF-8 text \(byte 0xe9 at byte offset 13"):
         JsonlReader().read(path)
 
 
 def test_an_unknown_tokenizer_is_a_recipe_error(tmp_path: Path) -> None:
-    from ner_toolkit.recipe import RecipeError, Recipe, validate_components
+    from ner_toolkit.run.recipe import RecipeError, Recipe, validate_components
 
     recipe = Recipe.model_validate({"data": {"reader": {"name": "jsonl", "options": {"tokenizer": "nope"}}}, "scorers": []})
     with pytest.raises(RecipeError, match="data.reader.options.tokenizer: unknown tokenizer 'nope'; available: regex, spacy, whitespace"):

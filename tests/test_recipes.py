@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ner_toolkit.build import load_split, make_formatter
-from ner_toolkit.pipeline import render_split
-from ner_toolkit.recipe import load_recipe, validate_components
+from ner_toolkit.run.components import load_split, make_formatter
+from ner_toolkit.run.pipeline import render_split
+from ner_toolkit.run.recipe import load_recipe, validate_components
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted((REPO / "recipes").glob("*.yaml"))

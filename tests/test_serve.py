@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from ner_toolkit import Tagger
-from ner_toolkit.pipeline import run
-from ner_toolkit.recipe import load_recipe
+from ner_toolkit.run.pipeline import run
+from ner_toolkit.run.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "recipes" / "qwen2.5-7b-conll2003.yaml"

@@ -1,4 +1,4 @@
-"""The spaCy pipeline component: a trained model sets ``doc.ents`` on spaCy's own tokens, a batch per call.
+"""The spaCy pipeline component: a trained model sets ``doc.ents`` on spaCy's own tokens, sentences of many docs per call.
 
 The mapping (whitespace tokens, sentences, overlaps with existing entities, cuts) is checked
 with the example plugin's gazetteer predictor, which tags known names deterministically;
@@ -16,7 +16,7 @@ import pytest
 import spacy
 from thinc.api import ConfigValidationError
 
-from ner_toolkit.spacy_component import NerToolkitComponent
+from ner_toolkit.tagging.spacy_component import NerToolkitComponent
 
 NAMES = {"Essex": "ORG", "Kent": "ORG", "Nasser Hussain": "PER", "England": "LOC", "Japan": "LOC"}
 
@@ -42,17 +42,18 @@ def ents(doc: Any) -> list[tuple[int, int, str, str]]:
 
 
 class CountingCalls:
-    """Wraps a tagger's ``tag_tokens`` on the instance: records each call's sentences."""
+    """Wraps a tagger's predictor's ``predict`` on the instance: records each call's sentences."""
 
     def __init__(self, component: NerToolkitComponent) -> None:
         self.calls: list[list[list[str]]] = []
-        original = component.tagger.tag_tokens
+        predictor = component.tagger.predictor
+        original = predictor.predict
 
-        def tag_tokens(sentences: Any) -> Any:
-            self.calls.append([list(tokens) for tokens in sentences])
-            return original(sentences)
+        def predict(sentences: Any, examples: Any = None) -> Any:
+            self.calls.append([list(sentence.tokens) for sentence in sentences])
+            return original(sentences, examples)
 
-        component.tagger.tag_tokens = tag_tokens  # type: ignore[method-assign]
+        predictor.predict = predict  # type: ignore[method-assign]
 
 
 def test_entities_land_on_spacy_tokens_across_whitespace_and_sentences(entries: Path) -> None:
@@ -71,15 +72,16 @@ def test_entities_land_on_spacy_tokens_across_whitespace_and_sentences(entries: 
     assert counter.calls == [[["Essex", "beat", "Kent", ".", "Nasser", "Hussain", "scored", "for", "England", "."]]]
 
 
-def test_nlp_pipe_tags_a_batch_of_docs_per_call_and_empty_docs_get_nothing(entries: Path) -> None:
-    nlp = gazetteer_nlp(entries)
+def test_nlp_pipe_decodes_sentences_of_several_docs_together_and_empty_docs_get_nothing(entries: Path) -> None:
+    nlp = gazetteer_nlp(entries, options={"batch_size": 2})
     counter = CountingCalls(nlp.get_pipe("ner_toolkit"))
     texts = ["Essex beat Kent.", "", "Japan won. England lost.", "   ", "Nasser Hussain"]
-    docs = list(nlp.pipe(texts, batch_size=2))
+    docs = list(nlp.pipe(texts, batch_size=1))
     assert [d.text for d in docs] == texts
     assert [[e.text for e in d.ents] for d in docs] == [["Essex", "Kent"], [], ["Japan", "England"], [], ["Nasser Hussain"]]
-    assert [len(call) for call in counter.calls] == [1, 2, 1]  # batches (doc 0, doc 1), (doc 2, doc 3), (doc 4)
-    assert nlp("").ents == () and len(counter.calls) == 3  # a doc with no text costs no call
+    # the tagger's batch counts sentences, across docs: (doc 0, doc 2's first), (doc 2's second, doc 4)
+    assert counter.calls == [[["Essex", "beat", "Kent", "."], ["Japan", "won", "."]], [["England", "lost", "."], ["Nasser", "Hussain"]]]
+    assert nlp("").ents == () and len(counter.calls) == 2  # a doc with no text costs no call
 
 
 def test_existing_entities_win_unless_overwrite_ents(entries: Path) -> None:
@@ -129,21 +131,19 @@ def test_a_bare_model_folder_tags_like_the_tagger_itself(tiny_qwen2_dir: Path) -
         "Nadim Ladki\n\nAL-AIN, United Arab Emirates 1996-12-06",
     ]
     docs = list(nlp.pipe(texts, batch_size=2))
-    assert len(counter.calls) == 2  # two batches of two docs
+    assert len(counter.calls) == 1  # every sentence of the four docs in one batch of 8
     assert docs[1].ents == ()
     tagger = component.tagger
+    sentences = [[t.text for t in tokens] for doc in docs for tokens in sentences_of(doc)]
+    assert counter.calls[0] == sentences
+    predictions = iter(tagger.tag_tokens(sentences))  # the same batch: the same outputs
     found = 0
-    for batch in (docs[:2], docs[2:]):
-        sentences = [tokens for doc in batch for tokens in sentences_of(doc)]
-        tagged = iter(tagger.tag_tokens([[t.text for t in tokens] for tokens in sentences]))  # the same batch: the same outputs
-        for doc in batch:
-            expected = []
-            for tokens in sentences_of(doc):
-                result = next(tagged)
-                assert result.tokens == tuple(t.text for t in tokens)
-                for span in result.spans:
-                    first, last = tokens[span.start], tokens[span.end - 1]
-                    expected.append((first.idx, last.idx + len(last), span.label))
-            assert [(e.start_char, e.end_char, e.label_) for e in doc.ents] == expected
-            found += len(expected)
+    for doc in docs:
+        expected = []
+        for tokens in sentences_of(doc):
+            for span in next(predictions).spans:
+                first, last = tokens[span.start], tokens[span.end - 1]
+                expected.append((first.idx, last.idx + len(last), span.label))
+        assert [(e.start_char, e.end_char, e.label_) for e in doc.ents] == expected
+        found += len(expected)
     assert found > 0  # the random model does write entities; the comparison above compared something

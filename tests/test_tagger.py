@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from ner_toolkit import Tagger, read_conll
 from ner_toolkit.cli import cli
-from ner_toolkit.pipeline import run
-from ner_toolkit.recipe import load_recipe
+from ner_toolkit.run.pipeline import run
+from ner_toolkit.run.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "recipes" / "qwen2.5-7b-conll2003.yaml"
@@ -46,7 +46,7 @@ def test_tagging_raw_text_gives_character_offsets(gazetteer_run: Path) -> None:
     assert [(e.start, e.end, e.label, e.text) for e in document] == [(0, 7, "PER", "Hussain"), (31, 38, "LOC", "England")]
     assert all(TEXT[e.start : e.end] == e.text for e in document)
     assert document.sentences[0].tokens[:7] == ("Hussain", ",", "considered", "surplus", "to", "England", "'s")
-    assert document.sentences[0].output.startswith("[Hussain | PER] , considered surplus to [England | LOC] 's")
+    assert document.predictions[0].output.startswith("[Hussain | PER] , considered surplus to [England | LOC] 's")
     texts = [TEXT, "", "Essex beat Kent.  Nasser Hussain scored 58 runs. Then it rained."]
     documents = list(tagger.pipe(texts, batch_size=2))
     assert [d.text for d in documents] == texts
@@ -106,7 +106,7 @@ def test_predict_reads_stdin_and_writes_stdout(gazetteer_run: Path) -> None:
     [
         ('{"text": "Hussain"}\n{"id": "b", "text": "Essex"}\n{"txt": "lost"}\n{"text": "never read"}\n', "jsonl",
          "docs.jsonl:3: expected an object with a string 'text'"),
-        (b'{"text": "Hussain"}\n{"id": "b", "text": "Essex"}\n{"text": "caf\xe9"}\n', "jsonl", "docs.jsonl:3: not UTF-8 text (byte 62"),
+        (b'{"text": "Hussain"}\n{"id": "b", "text": "Essex"}\n{"text": "caf\xe9"}\n', "jsonl", "docs.jsonl:3: not UTF-8 text (byte 0xe9 at byte offset 62"),
         (b'{"text": "Hussain"}\n{"id": "b", "text": "Essex"}\n\x00\x01\x02\n', "jsonl", "docs.jsonl:3: binary data"),
         ('{"text": "Hussain"}\n{"id": "b", "text": "Essex"}\n{oops\n', "jsonl", "docs.jsonl:3: not JSON"),
     ],

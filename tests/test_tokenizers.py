@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from ner_toolkit import plugins
-from ner_toolkit.spacy_tokenizer import SpacyTokenizer
-from ner_toolkit.tokenizers import RegexTokenizer
+from ner_toolkit.corpus.spacy_tokenizer import SpacyTokenizer
+from ner_toolkit.corpus.tokenizers import RegexTokenizer
 
 TEXT = "Hussain, considered surplus to England's one-day requirements, struck 158."
 CONLL = ["Hussain", ",", "considered", "surplus", "to", "England", "'s", "one-day", "requirements", ",", "struck", "158", "."]

@@ -168,9 +168,9 @@ def test_a_byte_order_mark_does_not_hide_the_first_docstart(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("data", "line", "offset", "fragment"),
     [
-        ("Japan NNP B-NP I-LOC\n\nS\xe3o NNP I-NP I-LOC\n".encode("latin-1"), 3, 23, "byte 0xe3, which is not UTF-8"),
-        (b"Japan NNP B-NP I-LOC\n\x89PNG\r\n\x1a\n\x00\x00", 2, 21, "byte 0x89, which is not UTF-8"),
-        (b"Japan NNP B-NP I-LOC\nwin\x00 VB B-VP O\n", 2, 24, "a NUL byte"),
+        ("Japan NNP B-NP I-LOC\n\nS\xe3o NNP I-NP I-LOC\n".encode("latin-1"), 3, 23, "not UTF-8 text (byte 0xe3"),
+        (b"Japan NNP B-NP I-LOC\n\x89PNG\r\n\x1a\n\x00\x00", 2, 21, "not UTF-8 text (byte 0x89"),
+        (b"Japan NNP B-NP I-LOC\nwin\x00 VB B-VP O\n", 2, 24, "binary data, not text (a NUL byte"),
     ],
 )
 def test_text_that_is_not_utf8_is_an_error_naming_file_line_and_offset(

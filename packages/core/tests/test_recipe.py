@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ner_toolkit import plugins
-from ner_toolkit.recipe import RecipeError, check_paths, load_recipe, validate_components
+from ner_toolkit.run.recipe import RecipeError, check_paths, load_recipe, validate_components
 
 MINIMAL = """\
 name: tiny

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from ner_toolkit import plugins, read_conll
-from ner_toolkit.evaluate import evaluate
+from ner_toolkit.cli import evaluate
 
 CONLL = """-DOCSTART- -X- O O
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from ner_toolkit import CONLL2003_LABELS, ModelSpec, plugins
-from ner_toolkit.conll import read_conll
+from ner_toolkit import read_conll
 
 from ner_toolkit_trainers.constrained import VocabTrie
 from ner_toolkit_trainers.copy_decoding import CopyDecoder, DraftSwitch

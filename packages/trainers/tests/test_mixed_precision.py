@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from ner_toolkit import CONLL2003_LABELS, ModelSpec, plugins
-from ner_toolkit.conll import read_conll
+from ner_toolkit import read_conll
 from ner_toolkit.prompts import end_of_turn_id, training_rows
 
 from ner_toolkit_trainers.sft_lora import SFTLoRATrainer

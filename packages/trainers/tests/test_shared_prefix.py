@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from ner_toolkit import CONLL2003_LABELS, plugins
-from ner_toolkit.conll import read_conll
+from ner_toolkit import read_conll
 
 from ner_toolkit.prompts import end_of_turn_id, training_rows
 from ner_toolkit_trainers.shared_prefix import shared_prefix_length, with_shared_prefix

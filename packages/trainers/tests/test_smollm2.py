@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ner_toolkit.pipeline import run
-from ner_toolkit.recipe import load_recipe
+from ner_toolkit.run.pipeline import run
+from ner_toolkit.run.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -2,10 +2,13 @@
 
 The core is light: it imports no torch, transformers or numpy. Plugins (readers,
 tokenizers, formats, trainers, predictors, scorers) are found through entry points of the
-``ner_toolkit`` group.
+``ner_toolkit`` group. ``Tagger``, ``Document`` and ``Entity`` come from the tagging layer,
+imported on first use.
 """
 
-from .conll import CoNLLFormatError, corpus_stats, read_conll, write_conll
+from typing import TYPE_CHECKING, Any
+
+from .corpus.conll import CoNLLFormatError, corpus_stats, read_conll, write_conll
 from .hookspecs import hookimpl
 from .interfaces import (
     Diagnostic,
@@ -23,10 +26,24 @@ from .interfaces import (
     Tokenizer,
     Trainer,
 )
-from .labels import CONLL2003_LABELS, Label
+from .labels import CONLL2003_LABELS, Label, label_set
 from .schemes import Scheme, convert_tags, spans_to_tags, tags_to_spans
 from .spans import Sentence, Span
-from .tagger import Document, Entity, Tagger
+
+if TYPE_CHECKING:
+    from .tagging.tagger import Document, Entity, Tagger
+
+_TAGGING = ("Document", "Entity", "Tagger")
+
+
+def __getattr__(name: str) -> Any:
+    """``Tagger``, ``Document`` and ``Entity``, imported from the tagging layer when first asked for."""
+    if name in _TAGGING:
+        from .tagging import tagger
+
+        return getattr(tagger, name)
+    raise AttributeError(f"module 'ner_toolkit' has no attribute {name!r}")
+
 
 __all__ = [
     "CONLL2003_LABELS",
@@ -55,6 +72,7 @@ __all__ = [
     "convert_tags",
     "corpus_stats",
     "hookimpl",
+    "label_set",
     "read_conll",
     "spans_to_tags",
     "tags_to_spans",

@@ -12,10 +12,12 @@ from pathlib import Path
 import click
 
 from . import plugins
-from .conll import CoNLLFormatError, corpus_stats
+from .corpus.conll import CoNLLFormatError, corpus_stats
 from .errors import DEBUG_ENV, reported
-from .evaluate import evaluate
-from .recipe import ComponentConfig, DataConfig, Recipe, RecipeError, check_paths, load_recipe, validate_components
+from .run import evaluate as evaluate_lib
+from .run.components import load_split, make_formatter, make_reader, make_scorers
+from .run.evaluate import REPORT_FILES, evaluate_outputs, evaluation_recipe, summary_lines, write_reports
+from .run.recipe import ComponentConfig, DataConfig, Recipe, RecipeError, check_paths, load_recipe, validate_components
 from .schemes import Scheme
 
 SET_HELP = "Override a recipe field, e.g. --set output_dir=runs/x --set data.limit.test=50 (repeatable)."
@@ -57,7 +59,7 @@ def run(recipe_path: Path, overrides: tuple[str, ...], fresh: bool) -> None:
     stages whose inputs changed since (recipe fields, data files, plugin versions) are
     redone, with everything after them.
     """
-    from .pipeline import run as run_pipeline
+    from .run.pipeline import run as run_pipeline
 
     recipe = _load(recipe_path, overrides)
     with reported(*EXPECTED_ERRORS, RuntimeError):
@@ -76,8 +78,8 @@ def run(recipe_path: Path, overrides: tuple[str, ...], fresh: bool) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Folder for the JSON files [default: OUTPUT_DIR/data].")
 def render(recipe_path: Path, overrides: tuple[str, ...], output: Path | None) -> None:
     """Write RECIPE's splits as Alpaca JSON (instruction, input, output), ready for LLaMA-Factory."""
-    from .build import load_split, make_formatter, make_reader, nested_problem
-    from .pipeline import render_split, write_alpaca
+    from .run.components import nested_problem
+    from .run.pipeline import render_split, write_alpaca
 
     recipe = _load(recipe_path, overrides)
     folder = output or recipe.output_dir / "data"
@@ -87,7 +89,7 @@ def render(recipe_path: Path, overrides: tuple[str, ...], output: Path | None) -
         formatter = make_formatter(recipe)
         reader = make_reader(recipe)
         splits = {split: load_split(recipe, split, reader) for split in ("train", "dev", "test") if recipe.data.path(split)}
-        problem = nested_problem(recipe, formatter, splits)
+        problem = nested_problem(formatter, splits)
         if problem:
             raise ValueError(f"{recipe_path}: {problem}")
         for split, sentences in splits.items():
@@ -96,7 +98,89 @@ def render(recipe_path: Path, overrides: tuple[str, ...], output: Path | None) -
             click.echo(f"{split}: {len(examples)} examples -> {folder / f'{split}.json'}")
 
 
-cli.add_command(evaluate)
+@cli.command()
+@click.argument("outputs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Gold corpus file. [default: the recipe's SPLIT file]")
+@click.option("--recipe", "recipe_path", type=click.Path(path_type=Path),
+              help="Take the reader, format (with options), labels, scorers and data settings from this recipe.")
+@click.option("--split", type=click.Choice(["test", "dev", "train"]), default="test", show_default=True,
+              help="Which of the recipe's files is the gold, when --gold is not given.")
+@click.option("--reader", help="Reader plugin for the gold file, e.g. conll, jsonl. [default: the recipe's, else conll]")
+@click.option("--format", "format_name", help="Output format plugin that parses the outputs. [default: the recipe's, else bracketed]")
+@click.option("--labels", help="Comma-separated label set, e.g. PER,LOC. [default: the recipe's, else ORG,PER,LOC,MISC]")
+@click.option("--scorer", "scorer_names", multiple=True,
+              help=f"Scorer plugin (repeatable). [default: the recipe's, else {', '.join(evaluate_lib.DEFAULT_SCORERS)}]")
+@click.option("--layout", type=click.Choice(evaluate_lib.LAYOUTS), default="auto", show_default=True,
+              help="jsonl: {\"output\", \"id\"?} per line; llamafactory: generated_predictions.jsonl; auto: by the fields.")
+@click.option("--scheme", type=click.Choice([s.value for s in Scheme]), help="Tag scheme of a CoNLL gold file. [default: the recipe's, else IOB1]")
+@click.option("--docstart", type=click.Choice(["skip", "keep"]),
+              help="Whether -DOCSTART- lines count as sentences with an output each. [default: the recipe's, else skip]")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for metrics.json, report.md, report.html, predictions.jsonl. [default: OUTPUTS without suffix + '.eval']")
+@click.option("--html/--no-html", "with_html", default=True, show_default=True, help="Also write report.html.")
+@click.option("--title", help="Report title. [default: the outputs file name]")
+@click.option("--max-unparsed", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Exit with status 1 (after writing) when more than this share of outputs cannot be read, "
+              "or of LLaMA-Factory references differ from the gold.")
+def evaluate(
+    outputs: Path,
+    gold: Path | None,
+    recipe_path: Path | None,
+    split: str,
+    reader: str | None,
+    format_name: str | None,
+    labels: str | None,
+    scorer_names: tuple[str, ...],
+    layout: str,
+    scheme: str | None,
+    docstart: str | None,
+    output_dir: Path | None,
+    with_html: bool,
+    title: str | None,
+    max_unparsed: float,
+) -> None:
+    """Score existing model OUTPUTS (JSON Lines) against a gold corpus file; nothing is trained.
+
+    OUTPUTS holds one model output per gold sentence: either {"output": ..., "id": ...}
+    per line (the id, e.g. eng.testb:12, is optional; without it lines follow the gold
+    file's order) or LLaMA-Factory's generated_predictions.jsonl ({"predict", "label"}).
+
+    \b
+    Examples:
+      ner-toolkit evaluate preds.jsonl --gold eng.testb --format bracketed
+      ner-toolkit evaluate generated_predictions.jsonl --recipe recipes/qwen.yaml
+    """
+    folder = output_dir or outputs.with_suffix(".eval")
+    for name in REPORT_FILES:
+        if (folder / name).resolve() == outputs.resolve():
+            raise click.ClickException(f"{outputs} is the outputs file and would be overwritten by {name}; choose another -o folder")
+    with reported(*EXPECTED_ERRORS):
+        recipe = evaluation_recipe(recipe_path, reader, format_name, labels, scorer_names, scheme, docstart)
+        limit = None
+        if gold is not None:
+            sentences = make_reader(recipe).read(gold)
+        elif recipe_path is not None and recipe.data.path(split) is not None:
+            sentences = load_split(recipe, split)
+            limit = recipe.data.limit.get(split)
+        else:
+            raise click.UsageError("give the gold file with --gold, or a recipe whose data names the split")
+        formatter = make_formatter(recipe)
+        scorers = make_scorers(recipe)
+        predictions, results = evaluate_outputs(outputs, sentences, formatter, scorers, layout, limit)  # type: ignore[arg-type]
+    for warning in results["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+    written = write_reports(folder, title or outputs.name, scorers, results, predictions, with_html)
+    for line in summary_lines(results):
+        click.echo(line)
+    click.echo("wrote " + ", ".join(str(path) for path in written))
+    total = max(1, len(sentences))
+    worst = max(results["counts"]["unparsed_outputs"], results["counts"]["reference_mismatches"]) / total
+    if worst > max_unparsed:
+        raise click.ClickException(
+            f"{worst:.0%} of the outputs could not be read or are out of gold order (over --max-unparsed {max_unparsed:g}); "
+            "the scores above are not to be trusted"
+        )
 
 
 @cli.command()
@@ -107,7 +191,7 @@ cli.add_command(evaluate)
               help="text: a document per line; jsonl: {\"text\", \"id\"?} per line; conll: tokenized sentences.")
 @click.option("--output-format", type=click.Choice(["jsonl", "conll"]), default="jsonl", show_default=True)
 @click.option("--resume", is_flag=True, help="Skip the documents the output (jsonl) already holds.")
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Sentences decoded together, across documents.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Sentences decoded together, across documents. [default: the run's]")
 @click.option("--base", help="Base model of a PEFT adapter named by MODEL (when MODEL is not a run or export folder).")
 @click.option("--format", "format_name", help="Output format the model answers in. [default: the run's]")
 @click.option("--labels", help="Comma-separated labels, or conll2003. [default: the run's]")
@@ -115,7 +199,7 @@ cli.add_command(evaluate)
 @click.option("--max-tokens", type=int, default=256, show_default=True, help="Longer sentences are cut, with a warning.")
 @click.option("--device", help="Device for the model, e.g. cpu, cuda:1. [default: a GPU when there is one]")
 def predict(
-    model: str, input_path: str, output_path: str, input_format: str, output_format: str, resume: bool, batch_size: int,
+    model: str, input_path: str, output_path: str, input_format: str, output_format: str, resume: bool, batch_size: int | None,
     base: str | None, format_name: str | None, labels: str | None, tokenizer: str, max_tokens: int, device: str | None,
 ) -> None:
     """Tag documents with MODEL: a run folder, an exported folder, or a model or adapter (folder or hub name).
@@ -128,18 +212,18 @@ def predict(
     """
     import sys
 
-    from .predict import InputError, predict as run_predict
-    from .tagger import Tagger
+    from .tagging.predict import InputError, predict as run_predict
+    from .tagging.tagger import Tagger
 
     with reported(*EXPECTED_ERRORS, InputError):
         data = sys.stdin.buffer.read() if input_path == "-" else Path(input_path).read_bytes()
         options = {"device": device} if device else {}
         tagger = Tagger.load(model, base=base, format=format_name, labels=labels, tokenizer=tokenizer,
-                             max_tokens=max_tokens, **options)
+                             max_tokens=max_tokens, batch_size=batch_size, **options)
         output = None if output_path == "-" else Path(output_path)
         try:
             counts = run_predict(tagger, "stdin" if input_path == "-" else input_path, data, output, input_format,  # type: ignore[arg-type]
-                                 output_format, resume, batch_size)  # type: ignore[arg-type]
+                                 output_format, resume)  # type: ignore[arg-type]
         finally:
             tagger.close()
     click.echo(
@@ -155,7 +239,8 @@ def predict(
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--token", envvar="NER_TOOLKIT_TOKEN", help="Require 'Authorization: Bearer TOKEN' on every request (also: NER_TOOLKIT_TOKEN).")
-@click.option("--max-batch-size", type=int, default=32, show_default=True, help="Texts of concurrent requests tagged together.")
+@click.option("--max-batch-size", type=int, default=32, show_default=True,
+              help="Sentences decoded together, from the texts of concurrent requests.")
 @click.option("--max-wait-ms", type=float, default=10.0, show_default=True, help="How long a batch waits for more requests.")
 @click.option("--max-texts", type=int, default=64, show_default=True, help="Texts one request may send.")
 @click.option("--max-chars", type=int, default=20_000, show_default=True, help="Characters one text may have.")
@@ -175,8 +260,8 @@ def serve(
       ner-toolkit serve runs/quickstart --port 8000
       curl -s localhost:8000/v1/tag -H 'content-type: application/json' -d '{"text": "EU rejects German call"}'
     """
-    from .serve import Limits, serve as run_server
-    from .tagger import Tagger
+    from .tagging.serve import Limits, serve as run_server
+    from .tagging.tagger import Tagger
 
     with reported(*EXPECTED_ERRORS):
         options: dict[str, object] = {"device": device} if device else {}
@@ -190,7 +275,7 @@ def serve(
 @click.argument("out_dir", type=click.Path(path_type=Path))
 def export_command(run_dir: Path, out_dir: Path) -> None:
     """Write RUN_DIR's trained model to OUT_DIR as a folder that `predict`, Tagger.load and a model hub take as it is."""
-    from .export import export
+    from .tagging.export import export
 
     with reported(*EXPECTED_ERRORS):
         export(run_dir, out_dir)
@@ -217,8 +302,6 @@ def list_plugins() -> None:
 @click.option("--tag-column", type=int, default=-1, show_default=True, help="Label column; negative counts from the right (conll reader).")
 def stats(files: tuple[Path, ...], reader: str, scheme: str, tag_column: int) -> None:
     """Count documents, sentences, tokens and entities of corpus FILES (and raw tags of CoNLL files)."""
-    from .build import make_reader
-
     for path in files:
         click.echo(f"{path}")
         if reader == "conll":

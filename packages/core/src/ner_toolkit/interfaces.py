@@ -247,6 +247,10 @@ class Formatter(Plugin, ABC):
             sentence.tokens,
         )
 
+    def prediction(self, sentence: Sentence, output: str) -> Prediction:
+        """What a model's ``output`` for ``sentence`` says: the one place an output becomes a ``Prediction``."""
+        return Prediction.from_parse(sentence.id, output, self.parse(output, sentence.tokens))
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -288,15 +292,42 @@ class Trainer(Plugin, ABC):
 
 
 class Predictor(Plugin, ABC):
-    """Generates raw model outputs for examples (their ``output`` is ignored).
+    """Turns sentences into parsed predictions with a model: a plugin implements ``generate``, callers use ``predict``.
 
     A predictor is used as a context manager: ``open`` loads the model once, every call of
-    ``generate`` (one per split, or per batch of documents) reuses it, ``close`` frees it.
+    ``predict`` (one per split, or per batch of documents) reuses it, ``close`` frees it.
     """
 
     def __init__(self, model: ModelSpec, adapter: Path | None, formatter: Formatter, **options: Any) -> None:
         self.model, self.adapter, self.formatter = model, adapter, formatter
         self.options = self.Options.model_validate(options)
+
+    @classmethod
+    def tagging_options(cls, options: dict[str, Any], formatter: Formatter) -> dict[str, Any]:
+        """The options to tag new text with, given those a run or export saved; the default keeps them as they are."""
+        return dict(options)
+
+    def predict(self, sentences: Sequence[Sentence], examples: Sequence[Example] | None = None) -> Iterator[tuple[int, Prediction]]:
+        """Yield ``(index into sentences, prediction)`` as each is ready, in any order: generate, then parse.
+
+        ``examples`` are the sentences' rendered examples when the caller has them already.
+        A sentence without tokens gets an empty prediction without a model call; a
+        sentence the backend returned nothing for is an error naming it.
+        """
+        todo = [k for k, sentence in enumerate(sentences) if sentence.tokens]
+        for k, sentence in enumerate(sentences):
+            if not sentence.tokens:
+                yield k, Prediction(sentence.id, "")
+        if not todo:
+            return
+        prompts = [examples[k] if examples is not None else self.formatter.example(sentences[k]) for k in todo]
+        answered: set[int] = set()
+        for index, output in self.generate(prompts):
+            answered.add(index)
+            yield todo[index], self.formatter.prediction(sentences[todo[index]], output)
+        if len(answered) < len(todo):
+            missing = [sentences[todo[i]].id for i in range(len(todo)) if i not in answered]
+            raise RuntimeError(f"the {self.name} predictor returned no output for {len(missing)} sentence(s), e.g. {missing[:3]}")
 
     def open(self) -> None:
         """Load what ``generate`` needs (weights, tokenizer); called once. The default loads nothing."""
@@ -313,7 +344,7 @@ class Predictor(Plugin, ABC):
 
     @abstractmethod
     def generate(self, examples: Sequence[Example]) -> Iterator[tuple[int, str]]:
-        """Yield ``(index into examples, raw output)`` as each output is ready, in any order."""
+        """Yield ``(index into examples, raw output)`` as each output is ready, in any order (their ``output`` is ignored)."""
 
 
 class Scorer(Plugin, ABC):

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .interfaces import ModelSpec
-from .labels import CONLL2003_LABELS, Label
+from ..interfaces import ModelSpec
+from ..labels import CONLL2003_LABELS, Label
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^${}]*))?\}")
 SPLITS = ("train", "dev", "test")
@@ -73,15 +73,6 @@ class DataConfig(_Strict):
         return None if name is None else self.dir / name
 
 
-class LabelConfig(_Strict):
-    name: str = Field(pattern=r"^\S+$")
-    gloss: str = ""
-    description: str = ""
-
-    def to_label(self) -> Label:
-        return Label(self.name, self.gloss, self.description)
-
-
 class FormatConfig(ComponentConfig):
     name: str = "bracketed"
     instruction: str | None = Field(None, description="replaces the format's built-in instruction")
@@ -117,9 +108,7 @@ class Recipe(_Strict):
 
     name: str = "run"
     data: DataConfig
-    labels: list[LabelConfig] = Field(
-        default_factory=lambda: [LabelConfig(name=l.name, gloss=l.gloss, description=l.description) for l in CONLL2003_LABELS]
-    )
+    labels: list[Label] = Field(default_factory=lambda: list(CONLL2003_LABELS))
     format: FormatConfig = Field(default_factory=FormatConfig)
     model: ModelConfig | None = None
     trainer: ComponentConfig | None = None
@@ -140,7 +129,7 @@ class Recipe(_Strict):
         return _name_as_component(value)
 
     def label_set(self) -> list[Label]:
-        return [label.to_label() for label in self.labels]
+        return list(self.labels)
 
 
 def interpolate(value: Any, where: str = "") -> Any:
@@ -275,7 +264,7 @@ def validate_components(recipe: Recipe, source: str) -> list[str]:
     Raises ``RecipeError`` listing every problem; returns warnings about settings that are
     valid but do nothing in the chosen mode, each as ``file: field.path: message``.
     """
-    from . import plugins
+    from .. import plugins
 
     checks: list[tuple[str, plugins.Kind, ComponentConfig | None]] = [
         ("data.reader", "reader", recipe.data.reader),

@@ -1,9 +1,10 @@
 """``ner-toolkit serve``: a trained model behind HTTP, answering entities with character offsets.
 
-One model in memory. Requests wait in a queue; a batcher takes up to ``max_batch_size``
-texts (waiting at most ``max_wait_ms`` for more after the first) and tags them together
-in a worker thread, so the event loop stays free while a batch decodes and throughput
-under load approaches offline ``predict``. Endpoints:
+One model in memory. Requests wait in a queue; a batcher gathers them (waiting at most
+``max_wait_ms`` after the first, until their texts fill a batch) and tags their texts
+together through ``Tagger.pipe`` in a worker thread, ``max_batch_size`` sentences decoded
+at a time, so the event loop stays free while a batch decodes and throughput under load
+approaches offline ``predict``. Endpoints:
 
 - ``POST /v1/tag`` with ``{"text": "..."}`` or ``{"texts": ["...", ...]}``: ``{"documents":
   [...]}``, each the record ``predict`` writes (text, entities with start, end, label and
@@ -21,9 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,7 @@ TOKEN_ENV = "NER_TOOLKIT_TOKEN"
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may ask, and how requests are gathered into decoder batches."""
+    """What one request may ask, and how requests are gathered into decoder batches (``max_batch_size`` sentences)."""
 
     max_batch_size: int = 32
     max_wait_ms: float = 10.0
@@ -52,9 +53,13 @@ class _Job:
 
 @dataclass
 class Batcher:
-    """Gathers the texts of concurrent requests into batches, tagged one batch at a time off the event loop."""
+    """Gathers the texts of concurrent requests and tags them together in one worker thread, off the event loop.
 
-    tag: Callable[[list[str]], list[Document]]
+    ``tag`` is the tagger's ``pipe``: it decodes ``max_batch_size`` sentences at a time, and
+    each request is answered as soon as its own documents are done.
+    """
+
+    tag: Callable[[list[str]], Iterator[Document]]
     limits: Limits
     queue: asyncio.Queue[_Job] = field(default_factory=asyncio.Queue)
     batches: int = 0
@@ -63,12 +68,14 @@ class Batcher:
     _worker: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagger"))
 
     async def submit(self, texts: list[str]) -> list[Document]:
+        if not texts:
+            return []
         future: asyncio.Future[list[Document]] = asyncio.get_running_loop().create_future()
         await self.queue.put(_Job(texts, future))
         return await future
 
     async def run(self) -> None:
-        """Take the next job, wait briefly for more, tag them together; forever (cancelled at shutdown)."""
+        """Take the next request, wait briefly for more (until a batch's worth of texts), tag them together; forever."""
         loop = asyncio.get_running_loop()
         while True:
             jobs = [await self.queue.get()]
@@ -87,24 +94,34 @@ class Batcher:
             await self._tag(loop, jobs)
 
     async def _tag(self, loop: asyncio.AbstractEventLoop, jobs: list[_Job]) -> None:
-        texts = [text for job in jobs for text in job.texts]
+        def answer(job: _Job, documents: list[Document]) -> None:
+            if not job.future.done():
+                job.future.set_result(documents)
+
+        def work() -> None:
+            waiting = deque(jobs)
+            documents: list[Document] = []
+            for document in self.tag([text for job in jobs for text in job.texts]):
+                documents.append(document)
+                while waiting and len(documents) >= len(waiting[0].texts):
+                    job = waiting.popleft()
+                    done, documents = documents[: len(job.texts)], documents[len(job.texts) :]
+                    loop.call_soon_threadsafe(answer, job, done)
+
         try:
-            documents = await loop.run_in_executor(self._worker, self.tag, texts)
+            await loop.run_in_executor(self._worker, work)
         except Exception:
-            if len(jobs) > 1:  # one request's failure must not fail the others: tag each on its own
-                for job in jobs:
+            left = [job for job in jobs if not job.future.done()]
+            if len(left) > 1:  # one request's failure must not fail the others: tag each on its own
+                for job in left:
                     await self._tag(loop, [job])
                 return
-            jobs[0].future.set_exception(RuntimeError("tagging failed"))
+            for job in left:
+                job.future.set_exception(RuntimeError("tagging failed"))
             return
         self.batches += 1
         self.requests += len(jobs)
-        self.texts += len(texts)
-        at = 0
-        for job in jobs:
-            if not job.future.done():
-                job.future.set_result(documents[at : at + len(job.texts)])
-            at += len(job.texts)
+        self.texts += sum(len(job.texts) for job in jobs)
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
@@ -140,13 +157,7 @@ def create_app(tagger: Tagger, limits: Limits = Limits(), token: str | None = No
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-    lock = threading.Lock()
-
-    def tag(texts: list[str]) -> list[Document]:
-        with lock:
-            return list(tagger.pipe(texts, batch_size=max(1, len(texts))))
-
-    batcher = Batcher(tag, limits)
+    batcher = Batcher(tagger.pipe, limits)
     info = describe(tagger)
 
     class TagRequest(BaseModel):

@@ -16,15 +16,15 @@ The reader is strict where a silent misreading would be easy:
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TextIO
 
-from .schemes import Scheme, TagError, spans_to_tags, tags_to_spans
-from .spans import DOCSTART, Sentence, Span
+from ..schemes import Scheme, TagError, spans_to_tags, tags_to_spans
+from ..spans import DOCSTART, Sentence, Span
+from ..textio import BOM, TextError, read_lines
 
 DocstartMode = Literal["skip", "keep"]
 
@@ -37,29 +37,11 @@ class CoNLLFormatError(ValueError):
         self.path, self.line = path, line
 
 
-BOM = "\ufeff"
-
-
-def read_lines(path: str | Path) -> list[str]:
-    """The lines of a UTF-8 text file (a leading BOM dropped); CoNLLFormatError for anything else.
-
-    The error names the file, the line and the byte offset of the first byte that is not
-    UTF-8 text (or of the first NUL byte, which no text file holds).
-    """
-    path = Path(path)
-    data = path.read_bytes()
-    nul = data.find(b"\x00")
+def _lines(path: Path) -> list[str]:
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        at = error.start if nul < 0 else min(error.start, nul)
-        what = "a NUL byte (binary data?)" if at == nul else f"byte 0x{data[at]:02x}, which is not UTF-8 (Latin-1?)"
-        line = data.count(b"\n", 0, at) + 1
-        raise CoNLLFormatError(path.name, line, f"{what} at byte offset {at}; CoNLL files must be UTF-8 text") from None
-    if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        raise CoNLLFormatError(path.name, line, f"a NUL byte (binary data?) at byte offset {nul}; CoNLL files must be UTF-8 text")
-    return io.StringIO(text.removeprefix(BOM), newline=None).readlines()  # universal newlines, as open() reads
+        return read_lines(path, path.name)
+    except TextError as error:
+        raise CoNLLFormatError(error.name, error.line, error.reason) from None
 
 
 def read_conll(
@@ -74,7 +56,7 @@ def read_conll(
     ``docstart="keep"`` keeps each ``-DOCSTART-`` line as a one-token sentence with no span.
     """
     path = Path(path)
-    return list(iter_conll(read_lines(path), path.name, scheme, tag_column, docstart))
+    return list(iter_conll(_lines(path), path.name, scheme, tag_column, docstart))
 
 
 def iter_conll(
@@ -190,7 +172,7 @@ def corpus_stats(path: str | Path, scheme: Scheme | str = Scheme.IOB1, tag_colum
     """Count documents, sentences, tokens, entities per type and raw tags of a CoNLL file."""
     path = Path(path)
     stats = CorpusStats()
-    lines = read_lines(path)
+    lines = _lines(path)
     for sentence in iter_conll(lines, path.name, scheme, tag_column, docstart="keep"):
         if sentence.is_docstart:
             stats.documents += 1

@@ -7,16 +7,14 @@ model was trained on it, the chat layout, and for an adapter the base model it a
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .build import make_formatter
-from .recipe import Recipe
-from .tagger import EXPORT_FILE, _trained_model
+from ..run.components import make_formatter
+from ..run.folder import RunFolder
+from ..textio import write_json, write_text
+from .loading import EXPORT_FILE
 
 CARD = """---
 library_name: {library}
@@ -37,11 +35,11 @@ print(tagger("Hussain, considered surplus to England's one-day requirements, str
 
 def export(run: Path, out: Path) -> Path:
     """Copy ``run``'s trained model into ``out`` with the metadata that loading needs; return ``out``."""
-    recipe_path = run / "recipe.yaml"
-    if not recipe_path.is_file():
+    folder = RunFolder(run)
+    if not RunFolder.holds_run(run):
         raise ValueError(f"{run}: not a run folder (no recipe.yaml)")
-    recipe = Recipe.model_validate(yaml.safe_load(recipe_path.read_text(encoding="utf-8")))
-    model_dir = _trained_model(run)
+    recipe = folder.read_recipe()
+    model_dir = folder.trained_model()
     if model_dir is None or recipe.model is None:
         raise ValueError(f"{run}: the run has no trained model yet (no model/trained.json); run its recipe to the end first")
     if out.exists() and any(out.iterdir()):
@@ -55,16 +53,16 @@ def export(run: Path, out: Path) -> Path:
                      gguf_file=recipe.model.gguf_file, revision=recipe.model.revision)
     meta = {
         "format": {"name": recipe.format.name, "options": dict(recipe.format.options)},
-        "labels": [label.model_dump(mode="json") for label in recipe.labels],
+        "labels": [label.to_json() for label in recipe.labels],
         "instruction": formatter.instruction(),
         "model": model,
         "predictor": recipe.predictor.model_dump(mode="json") if recipe.predictor else {"name": "transformers", "options": {}},
     }
-    (out / EXPORT_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(out / EXPORT_FILE, meta)
     base = f"base_model: {model['base']}\n" if adapter else ""
-    (out / "README.md").write_text(  # replaces the placeholder card PEFT saves beside an adapter
+    write_text(  # replaces the placeholder card PEFT saves beside an adapter
+        out / "README.md",
         CARD.format(library="peft" if adapter else "transformers", base=base, name=out.name, format=recipe.format.name,
                     labels=", ".join(label.name for label in recipe.labels)),
-        encoding="utf-8",
     )
     return out

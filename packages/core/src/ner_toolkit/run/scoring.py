@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .interfaces import Prediction, Scorer
-from .spans import Sentence
+from ..interfaces import Prediction, Scorer
+from ..spans import Sentence
 
 
 def score(scorers: Sequence[Scorer], sentences: Sequence[Sentence], predictions: Sequence[Prediction]) -> dict[str, Any]:

@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .interfaces import Prediction
+from ..interfaces import Prediction
+from ..textio import write_text
 from .predictions import prediction_line, read_predictions
-from .reports import write_text
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 spaCy finds the factory through the ``spacy_factories`` entry point of ``ner-toolkit-core``
 and imports this module whenever it builds a ``Language``; so the module imports spaCy
-alone, and the model stack (``ner_toolkit.tagger`` and, through it, torch) loads when the
-component is created, the weights when it first tags.
+alone, and the model stack (``ner_toolkit.tagging.tagger`` and, through the predictor,
+torch) loads when the component is created, the weights when it first tags.
 
 The component tags spaCy's own tokens: each sentence of a doc (``doc.sents`` when
-something set sentence boundaries, else the whole doc) without its whitespace tokens, with
-the sentences of every doc of an ``nlp.pipe`` batch in one ``Tagger.tag_tokens`` call. Spans
-come back as token offsets and become ``doc.ents`` through ``Doc.char_span``. Nested spans
+something set sentence boundaries, else the whole doc) without its whitespace tokens,
+given to ``Tagger.pipe`` with their character offsets, so the sentences of many docs are
+decoded together. Entities come back in the doc's characters and become ``doc.ents``
+through ``Doc.char_span``. Nested spans
 (a format that writes them) keep the longest; an entity that overlaps one already in
 ``doc.ents`` replaces it only with ``overwrite_ents: true``, as in spaCy's ``EntityRuler``.
 What the parser could not use is kept per doc in ``doc._.ner_toolkit_diagnostics``.
@@ -25,16 +26,17 @@ builds a blank English pipeline whose tokenizer follows CoNLL-2003 more closely.
 
 # No `from __future__ import annotations`: spaCy validates a factory's config against its annotations at run time.
 import warnings
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from spacy.language import Language
 from spacy.pipeline import Pipe
 from spacy.tokens import Doc, Span
-from spacy.util import filter_spans, minibatch
+from spacy.util import filter_spans
 
 if TYPE_CHECKING:
-    from .tagger import Tagger
+    from .tagger import Document, Tagger, Tokenized
 
 DIAGNOSTICS = "ner_toolkit_diagnostics"
 
@@ -65,7 +67,7 @@ def make_ner_toolkit(
 
 
 class NerToolkitComponent(Pipe):
-    """Sets ``doc.ents`` from a ner-toolkit ``Tagger``, a batch of docs per ``tag_tokens`` call."""
+    """Sets ``doc.ents`` from a ner-toolkit ``Tagger``: the docs of a stream are tagged through ``Tagger.pipe``."""
 
     def __init__(self, nlp: Language, name: str, tagger: "Tagger", *, overwrite_ents: bool = False) -> None:
         self.name = name
@@ -76,54 +78,46 @@ class NerToolkitComponent(Pipe):
             Doc.set_extension(DIAGNOSTICS, default=None)
 
     def __call__(self, doc: Doc) -> Doc:
-        return next(iter(self.pipe([doc], batch_size=1)))
+        return next(iter(self.pipe([doc])))
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
-        """Tag the docs ``batch_size`` at a time: one ``tag_tokens`` call per batch."""
-        error_handler = self.get_error_handler()
-        for batch in minibatch(stream, size=batch_size):
-            docs = list(batch)
-            try:
-                self.set_annotations(docs)
-            except Exception as error:
-                error_handler(self.name, self, docs, error)
+        """Tag a stream of docs; ``Tagger.pipe`` decodes the tagger's batch of sentences, across docs, at a time."""
+        docs: deque[Doc] = deque()
+
+        def tokenized() -> Iterator["Tokenized"]:
+            for doc in stream:
+                docs.append(doc)
+                yield self.tokenized(doc)
+
+        try:
+            for document in self.tagger.pipe(tokenized()):
+                doc = docs.popleft()
+                self.set_annotations(doc, document)
+                yield doc
+        except Exception as error:
+            self.get_error_handler()(self.name, self, list(docs), error)
             yield from docs
 
-    def sentences(self, doc: Doc) -> list[list[int]]:
-        """The doc's sentences as lists of token indices, whitespace tokens left out, cut at the tagger's ``max_tokens``."""
-        parts = doc.sents if doc.has_annotation("SENT_START") else [doc[:]]
-        found = []
-        limit = self.tagger.max_tokens
-        for part in parts:
-            indices = [token.i for token in part if not token.is_space]
-            if len(indices) > limit:
-                warnings.warn(
-                    f"{self.name}: the sentence at character {doc[indices[0]].idx} has {len(indices)} tokens, more than "
-                    f"max_tokens={limit}; it was cut into pieces (an entity across a cut is lost)",
-                    stacklevel=2,
-                )
-            found.extend(indices[i : i + limit] for i in range(0, len(indices), limit))
-        return found
+    def tokenized(self, doc: Doc) -> "Tokenized":
+        """The doc's sentences (``doc.sents`` when something set sentence boundaries, else the whole doc), whitespace tokens left out."""
+        from .tagger import Tokenized
 
-    def set_annotations(self, docs: list[Doc]) -> None:
-        """Tag every sentence of ``docs`` in one call and set each doc's entities."""
-        per_doc = [self.sentences(doc) for doc in docs]
-        tokens = [[doc[i].text for i in indices] for doc, sentences in zip(docs, per_doc) for indices in sentences]
-        tagged = iter(self.tagger.tag_tokens(tokens) if tokens else [])
-        for doc, sentences in zip(docs, per_doc):
-            found: list[Span] = []
-            diagnostics = []
-            for indices in sentences:
-                result = next(tagged)
-                diagnostics.extend(result.diagnostics)
-                for span in result.spans:
-                    first, last = doc[indices[span.start]], doc[indices[span.end - 1]]
-                    entity = doc.char_span(first.idx, last.idx + len(last), label=span.label)
-                    if entity is None:  # pragma: no cover - both ends are token boundaries by construction
-                        raise RuntimeError(f"{self.name}: {span} does not map onto tokens of the doc")
-                    found.append(entity)
-            doc._.set(DIAGNOSTICS, diagnostics)
-            self._set_ents(doc, filter_spans(found))
+        parts = doc.sents if doc.has_annotation("SENT_START") else [doc[:]]
+        sentences = [tuple((token.idx, token.idx + len(token)) for token in part if not token.is_space) for part in parts]
+        return Tokenized(doc.text, tuple(sentence for sentence in sentences if sentence))
+
+    def set_annotations(self, doc: Doc, document: "Document") -> None:
+        """Set the doc's entities from its tagged document; warnings about cut sentences are raised as Python warnings."""
+        for warning in document.warnings:
+            warnings.warn(f"{self.name}: {warning}", stacklevel=2)
+        found: list[Span] = []
+        for entity in document.entities:
+            span = doc.char_span(entity.start, entity.end, label=entity.label)
+            if span is None:  # pragma: no cover - both ends are token boundaries by construction
+                raise RuntimeError(f"{self.name}: {entity} does not map onto tokens of the doc")
+            found.append(span)
+        doc._.set(DIAGNOSTICS, [d for prediction in document.predictions for d in prediction.diagnostics])
+        self._set_ents(doc, filter_spans(found))
 
     def _set_ents(self, doc: Doc, entities: list[Span]) -> None:
         """Add non-overlapping ``entities`` to ``doc.ents``; on overlap the old ones win unless ``overwrite_ents``."""

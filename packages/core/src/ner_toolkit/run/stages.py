@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .reports import write_json
+from ..textio import write_json
 
 RECORD = "stages.json"
 

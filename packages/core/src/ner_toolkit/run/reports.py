@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .interfaces import Scorer
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write a file atomically: a reader (or a kill) sees the old file or the new one, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
-def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+from ..interfaces import Scorer
+from ..textio import write_json, write_text
 
 
 def write_report(

@@ -11,11 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ..hookspecs import hookimpl
+from ..interfaces import Reader
+from ..schemes import Scheme
+from ..spans import Sentence
 from .conll import read_conll
-from .hookspecs import hookimpl
-from .interfaces import Reader
-from .schemes import Scheme
-from .spans import Sentence
 
 
 class CoNLLOptions(BaseModel):

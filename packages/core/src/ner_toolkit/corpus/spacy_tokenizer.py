@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .hookspecs import hookimpl
-from .interfaces import Tokenizer
+from ..hookspecs import hookimpl
+from ..interfaces import Tokenizer
 
 SPLIT_BY_SPACY_ONLY = ("one-day", "2-0")
 """Texts whose inner hyphen spaCy's English infixes split and CoNLL-2003 does not."""

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .interfaces import Diagnostic, Mention, Prediction
-from .spans import Span
+from ..interfaces import Diagnostic, Mention, Prediction
+from ..spans import Span
 
 
 def prediction_to_json(prediction: Prediction) -> dict[str, Any]:

@@ -8,32 +8,28 @@ changed (``stages``), so results on disk always belong to the recipe in ``recipe
 from __future__ import annotations
 
 import gc
-import json
-import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from . import parallel, plugins
-from .build import load_split, make_formatter, make_predictor, make_reader, make_scorers, nested_problem
-from .interfaces import Example, Formatter, Prediction, Predictor, Trainer, result_options
+from .. import plugins
+from ..interfaces import Example, Formatter, Prediction, Predictor, Trainer, result_options
+from ..spans import Sentence
+from ..textio import write_json
+from . import parallel
+from .components import load_split, make_formatter, make_predictor, make_reader, make_scorers, make_trainer, nested_problem
+from .folder import RunFolder
 from .manifest import manifest
 from .parallel import World
 from .predictions import prediction_line, read_predictions
 from .recipe import SPLITS, ComponentConfig, Recipe
-from .reports import write_json, write_report, write_text
+from .reports import write_report
 from .scoring import score
-from .spans import Sentence
 from .stages import Stages, file_sha256
 
 Log = Callable[[str], None]
-
-RUN_FILES = ("recipe.yaml", "manifest.json", "stages.json", "data", "model", "predictions", "metrics", "reports")
-"""What a run writes into its output folder: what ``--fresh`` removes."""
 
 
 def _stderr(message: str) -> None:
@@ -59,15 +55,11 @@ def render_split(formatter: Formatter, sentences: Sequence[Sentence]) -> list[Ex
 
 def write_alpaca(path: Path, examples: Sequence[Example]) -> None:
     """Write examples as an Alpaca JSON list (instruction, input, output), as LLaMA-Factory reads."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([e.to_alpaca() for e in examples], ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    write_json(path, [e.to_alpaca() for e in examples], indent=1)
 
 
 def predict_split(
     predictor: Callable[[], Predictor],
-    formatter: Formatter,
     sentences: Sequence[Sentence],
     examples: Sequence[Example],
     path: Path,
@@ -93,14 +85,11 @@ def predict_split(
         log(f"predict: {who}{len(todo)} of {len(sentences)} sentences to generate ({len(done)} already in {path})")
         began = time.perf_counter()
         target.parent.mkdir(parents=True, exist_ok=True)
-        pending = [examples[i] for i in todo]
         with target.open("a", encoding="utf-8") as handle:
-            for index, output in predictor().generate(pending):
-                sentence = sentences[todo[index]]
-                prediction = Prediction.from_parse(sentence.id, output, formatter.parse(output, sentence.tokens))
+            for _, prediction in predictor().predict([sentences[i] for i in todo], [examples[i] for i in todo]):
                 handle.write(prediction_line(prediction))
                 handle.flush()
-                done[sentence.id] = prediction
+                done[prediction.sentence_id] = prediction
         seconds = time.perf_counter() - began
         log(f"predict: {who}{len(todo)} sentences in {seconds:.1f} s ({len(todo) / seconds:.2f} sentences/s)")
     order = [s.id for s in sentences]
@@ -115,16 +104,6 @@ def predict_split(
     if missing:
         raise RuntimeError(f"predictor returned no output for {len(missing)} sentence(s), e.g. {missing[:3]}")
     return [done[i] for i in order]
-
-
-def clear(folder: Path) -> None:
-    """Remove what a run wrote into ``folder`` (``--fresh``); other files there stay."""
-    for name in RUN_FILES:
-        path = folder / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
 
 
 def _dump(config: Any) -> Any:
@@ -148,7 +127,7 @@ def _split_inputs(recipe: Recipe, split: str, data_hash: str) -> dict[str, Any]:
         "reader": _component("reader", recipe.data.reader),
         "limit": recipe.data.limit.get(split),
         "format": _component("format", recipe.format),
-        "labels": [label.model_dump(mode="json") for label in recipe.labels],
+        "labels": [label.to_json() for label in recipe.labels],
     }
 
 
@@ -158,26 +137,26 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
     Under a data-parallel launch every process trains and predicts its share of each
     split; only the main one writes the run's files, merges the predictions and scores.
     """
-    out = recipe.output_dir
+    folder = RunFolder(recipe.output_dir)
     world = World.from_environment()
     main = world.main
     if not main:
         log = _ranked
     if fresh and main:
-        clear(out)
-        log(f"fresh: removed the earlier run's files from {out}")
-    out.mkdir(parents=True, exist_ok=True)
+        folder.clear()
+        log(f"fresh: removed the earlier run's files from {folder.root}")
+    folder.root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    stages = Stages(out, log, write=main)
+    stages = Stages(folder.root, log, write=main)
     if main:
-        write_text(out / "recipe.yaml", yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
-        write_json(out / "manifest.json", manifest(recipe))
+        folder.write_recipe(recipe)
+        write_json(folder.manifest_path, manifest(recipe))
 
     reader = make_reader(recipe)
     splits = {split: load_split(recipe, split, reader) for split in SPLITS}
     log("read: " + ", ".join(f"{split} {len(s)} sentences" for split, s in splits.items() if recipe.data.path(split)))
     formatter = make_formatter(recipe)
-    problem = nested_problem(recipe, formatter, splits)
+    problem = nested_problem(formatter, splits)
     if problem:
         raise ValueError(problem)
 
@@ -185,29 +164,27 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
     keys: dict[str, str] = {}
     for split in SPLITS:
         path = recipe.data.path(split)
-        outputs = [out / "data" / f"{split}.json", out / "predictions" / f"{split}.jsonl",
-                   out / "metrics" / f"{split}.json", out / "reports" / f"{split}.md", out / "reports" / f"{split}.html"]
         if path is None:
-            stages.begin(f"render:{split}", {"split": None}, outputs)
+            stages.begin(f"render:{split}", {"split": None}, folder.split_outputs(split))
             continue
-        keys[split] = stages.begin(f"render:{split}", _split_inputs(recipe, split, file_sha256(path)), outputs[:1])
+        keys[split] = stages.begin(f"render:{split}", _split_inputs(recipe, split, file_sha256(path)), [folder.examples(split)])
         examples[split] = render_split(formatter, splits[split])
         if main:
-            write_alpaca(out / "data" / f"{split}.json", examples[split])
-    log(f"render: {recipe.format.name} examples in {out / 'data'}")
+            write_alpaca(folder.examples(split), examples[split])
+    log(f"render: {recipe.format.name} examples in {folder.examples('test').parent}")
 
     model_dir: Path | None = None
     model_key: Any = _dump(recipe.model)
     if recipe.trainer is not None:
-        trainer = plugins.get_trainer(recipe.trainer.name)(**recipe.trainer.options)
+        trainer = make_trainer(recipe)
         dev = examples.get("dev", []) if trainer.reads_eval() else []
         model_key = stages.begin(
             "train",
             {"train": keys.get("train"), "dev": keys.get("dev") if dev else None, "model": _dump(recipe.model),
              "trainer": _component("trainer", recipe.trainer)},
-            [out / "model"],
+            [folder.model_dir],
         )
-        model_dir = train(recipe, trainer, examples.get("train", []), dev, out / "model", main, log)
+        model_dir = train(recipe, trainer, examples.get("train", []), dev, folder, main, log)
         del trainer
         gc.collect()
 
@@ -225,7 +202,7 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
             began = time.perf_counter()
             predictor.open()
             opened.append(time.perf_counter() - began)
-            log(f"predict: {recipe.predictor.name} predictor loaded in {opened[0]:.1f} s")
+            log(f"predict: {predictor.name} predictor loaded in {opened[0]:.1f} s")
         return predictor
 
     predictor_inputs = _component("predictor", recipe.predictor)
@@ -233,18 +210,17 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
         for split in ("dev", "test"):
             if split not in examples or not examples[split]:
                 continue
-            path = out / "predictions" / f"{split}.jsonl"
-            reports = [out / "reports" / f"{split}.md", out / "reports" / f"{split}.html"]
-            stale = [path, *parallel.shards(path), out / "metrics" / f"{split}.json", *reports]
+            path = folder.predictions(split)
+            stale = [path, *parallel.shards(path), folder.metrics(split), *folder.reports(split)]
             key = stages.begin(f"predict:{split}", {"examples": keys[split], "model": model_key, "predictor": predictor_inputs}, stale)
             order = [s.id for s in splits[split]]
             token = parallel.begin(path, world, key, order) if world.size > 1 else ""
-            predictions = predict_split(loaded, formatter, splits[split], examples[split], path, log, world, token)
+            predictions = predict_split(loaded, splits[split], examples[split], path, log, world, token)
             if not main:
                 continue
             results[split] = score(scorers, splits[split], predictions)
-            write_report(out / "metrics" / f"{split}.json", out / "reports" / split, f"{recipe.name}: {split}", scorers, results[split])
-            log(f"score: {split} report in {out / 'reports' / f'{split}.md'}")
+            write_report(folder.metrics(split), folder.report(split), f"{recipe.name}: {split}", scorers, results[split])
+            log(f"score: {split} report in {folder.reports(split)[0]}")
     finally:
         if opened:
             predictor.close()
@@ -253,21 +229,20 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
 
 
 def train(
-    recipe: Recipe, trainer: Trainer, examples: list[Example], dev: list[Example], folder: Path, main: bool, log: Log
+    recipe: Recipe, trainer: Trainer, examples: list[Example], dev: list[Example], folder: RunFolder, main: bool, log: Log
 ) -> Path:
     """Train, or find the model a finished training left; ``close`` frees the trainer's model before prediction."""
     assert recipe.model is not None
-    done_marker = folder / "trained.json"
-    if done_marker.exists():
-        model_dir = Path(json.loads(done_marker.read_text())["path"])
-        log(f"train: done already ({model_dir})")
-        return model_dir
+    done = folder.trained_model()
+    if done is not None:
+        log(f"train: done already ({done})")
+        return done
     log(f"train: {trainer.name} on {len(examples)} examples")
     began = time.perf_counter()
     try:
-        model_dir = trainer.train(recipe.model.spec(), examples, folder, dev)
+        model_dir = trainer.train(recipe.model.spec(), examples, folder.model_dir, dev)
     finally:
         trainer.close()
     if main:
-        write_json(done_marker, {"path": str(model_dir), "seconds": round(time.perf_counter() - began, 1)})
+        folder.mark_trained(model_dir, time.perf_counter() - began)
     return model_dir

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import plugins
+from .. import plugins
 from .recipe import SPLITS, Recipe
 from .stages import file_sha256
 

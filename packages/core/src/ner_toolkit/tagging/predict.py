@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
-from .predictions import complete_lines
-from .schemes import spans_to_tags
-from .spans import DOCSTART
-from .tagger import Document, Tagger
+from ..corpus.conll import write_conll
+from ..run.predictions import complete_lines
+from ..spans import DOCSTART, Sentence
+from ..textio import TextError, text_lines
+from .tagger import Document, Tagger, Tokenized
 
 InputFormat = Literal["text", "jsonl", "conll"]
 OutputFormat = Literal["jsonl", "conll"]
@@ -45,19 +46,10 @@ class Item:
 
 def _lines(data: bytes, name: str) -> Iterator[tuple[int, str | InputError]]:
     """Each line's number and text, or the error that stops reading there."""
-    offset = 0
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        nul = raw.find(b"\x00")
-        if nul >= 0:
-            yield number, InputError(f"{name}:{number}: binary data (a NUL byte at byte {offset + nul}), not text")
-            return
-        try:
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as error:
-            yield number, InputError(f"{name}:{number}: not UTF-8 text (byte {offset + error.start}: {raw[error.start:error.start + 1]!r})")
-            return
-        yield number, line.rstrip("\r")
-        offset += len(raw) + 1
+    try:
+        yield from text_lines(data, name)
+    except TextError as error:
+        yield error.line, InputError(str(error))
 
 
 def read_items(data: bytes, name: str, input_format: InputFormat) -> tuple[list[Item], InputError | None]:
@@ -127,30 +119,13 @@ def done_ids(path: Path) -> set[str]:
 
 
 def write_document(handle: IO[str], document: Document, output_format: OutputFormat) -> None:
+    """One document as a JSON record, or as CoNLL lines (IOB2) after a ``-DOCSTART-`` line."""
     if output_format == "jsonl":
         handle.write(json.dumps(document.to_json(), ensure_ascii=False) + "\n")
     else:
-        handle.write(f"{DOCSTART} O\n\n")
-        for sentence in document.sentences:
-            for token, tag in zip(sentence.tokens, spans_to_tags(sentence.spans, len(sentence.tokens), "IOB2")):
-                handle.write(f"{token} {tag}\n")
-            handle.write("\n")
+        tagged = [Sentence(s.id, s.tokens, p.spans) for s, p in zip(document.sentences, document.predictions)]
+        write_conll(handle, [Sentence("docstart", (DOCSTART,)), *tagged], "IOB2")
     handle.flush()
-
-
-def tag_items(tagger: Tagger, items: list[Item], batch_size: int) -> Iterator[Document]:
-    """Tag documents in input order, about ``batch_size`` sentences decoded together; tokenized ones as they are."""
-    raw = [item for item in items if item.tokens is None]
-    if raw:
-        yield from tagger.pipe((item.text for item in raw), batch_size=batch_size, ids=(item.id for item in raw))
-    batch: list[Item] = []
-    for item in (item for item in items if item.tokens is not None):
-        batch.append(item)
-        if sum(len(b.tokens or ()) for b in batch) >= batch_size:
-            yield from tagger.tag_tokenized([b.tokens or () for b in batch], [b.id for b in batch])
-            batch = []
-    if batch:
-        yield from tagger.tag_tokenized([b.tokens or () for b in batch], [b.id for b in batch])
 
 
 def predict(
@@ -161,10 +136,13 @@ def predict(
     input_format: InputFormat = "text",
     output_format: OutputFormat = "jsonl",
     resume: bool = False,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     log: IO[str] = sys.stderr,
 ) -> dict[str, int]:
-    """Tag every document of ``data`` into ``output`` (None: stdout); counts of what was done. Raises the input's first error last."""
+    """Tag every document of ``data`` into ``output`` (None: stdout); counts of what was done. Raises the input's first error last.
+
+    ``batch_size`` is the number of sentences decoded together (default: the tagger's).
+    """
     items, error = read_items(data, source, input_format)
     skipped = 0
     if output is not None and resume:
@@ -178,13 +156,14 @@ def predict(
     counts = {"documents": 0, "sentences": 0, "entities": 0, "cut_sentences": 0, "sentences_with_diagnostics": 0, "skipped": skipped}
     handle = sys.stdout if output is None else output.open("a", encoding="utf-8")
     try:
-        for document in tag_items(tagger, items, batch_size):
+        inputs = (item.text if item.tokens is None else Tokenized.from_tokens(item.tokens) for item in items)
+        for document in tagger.pipe(inputs, batch_size, ids=(item.id for item in items)):
             write_document(handle, document, output_format)
             counts["documents"] += 1
             counts["sentences"] += len(document.sentences)
             counts["entities"] += len(document.entities)
             counts["cut_sentences"] += len(document.warnings)
-            counts["sentences_with_diagnostics"] += sum(1 for s in document.sentences if s.diagnostics)
+            counts["sentences_with_diagnostics"] += sum(1 for p in document.predictions if p.diagnostics)
             for warning in document.warnings:
                 print(f"warning: {warning}", file=log)
     finally:

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .hookspecs import hookimpl
-from .interfaces import Tokenizer
+from ..hookspecs import hookimpl
+from ..interfaces import Tokenizer
 
 ABBREVIATIONS = "Aug|Calif|Co|Corp|Dec|Dr|Feb|Fla|Gen|Gov|Inc|Jan|Jr|Lt|Ltd|Mr|Mrs|Ms|Mt|No|Nov|Oct|Rep|Rev|Sen|Sept|Sr|St|vs"
 """Abbreviations CoNLL-2003 keeps with their dot before another word (the frequent ones in eng.train)."""

@@ -1,4 +1,4 @@
-"""``ner-toolkit evaluate``: score existing model outputs against a gold CoNLL file.
+"""Scoring existing model outputs against a gold corpus file: the library half of ``ner-toolkit evaluate``.
 
 Nothing is trained or generated. The outputs file is JSON Lines, one model output per
 gold sentence, in one of two layouts:
@@ -25,20 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import click
-
-from . import plugins
-from .build import load_split, make_formatter, make_reader, make_scorers
-from .conll import CoNLLFormatError
-from .errors import reported
-from .interfaces import Formatter, Prediction, Scorer
-from .labels import CONLL2003_LABELS
+from ..interfaces import Formatter, Prediction, Scorer
+from ..labels import label_set
+from ..spans import Sentence
+from ..textio import TextError, text_lines, write_text
 from .predictions import prediction_line
-from .recipe import ComponentConfig, DataConfig, LabelConfig, Recipe, RecipeError, load_recipe, validate_components
-from .reports import write_report, write_text
-from .schemes import Scheme
+from .recipe import ComponentConfig, DataConfig, Recipe, load_recipe, validate_components
+from .reports import write_report
 from .scoring import score
-from .spans import Sentence
 
 Layout = Literal["auto", "jsonl", "llamafactory"]
 LAYOUTS: tuple[Layout, ...] = ("auto", "jsonl", "llamafactory")
@@ -97,14 +91,12 @@ def read_outputs(path: Path, layout: Layout = "auto") -> list[Output]:
     """Every output in ``path``, in file order; blank lines are skipped."""
     source = str(path)
     try:
-        data = path.read_bytes()
+        lines = list(text_lines(path.read_bytes(), source))
     except OSError as error:
         raise EvaluateError(f"{source}: cannot read: {error.strerror}") from None
-    try:
-        lines = data.decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError as error:
-        raise EvaluateError(f"{source}: not UTF-8 text (byte {error.start}: {data[error.start:error.start + 1]!r})") from None
-    return [_record(source, number, raw, layout) for number, raw in enumerate(lines, start=1) if raw.strip()]
+    except TextError as error:
+        raise EvaluateError(str(error)) from None
+    return [_record(source, number, raw, layout) for number, raw in lines if raw.strip()]
 
 
 def match_outputs(outputs: Sequence[Output], gold: Sequence[Sentence], source: str, limit: int | None = None) -> list[Output]:
@@ -147,10 +139,7 @@ def match_outputs(outputs: Sequence[Output], gold: Sequence[Sentence], source: s
 
 def parse_outputs(formatter: Formatter, gold: Sequence[Sentence], outputs: Sequence[Output]) -> list[Prediction]:
     """Parse each output against the tokens of its gold sentence (formatters never raise)."""
-    return [
-        Prediction.from_parse(sentence.id, output.text, formatter.parse(output.text, sentence.tokens))
-        for sentence, output in zip(gold, outputs)
-    ]
+    return [formatter.prediction(sentence, output.text) for sentence, output in zip(gold, outputs)]
 
 
 def reference_mismatches(formatter: Formatter, gold: Sequence[Sentence], outputs: Sequence[Output]) -> list[Output]:
@@ -203,7 +192,7 @@ def write_reports(
     return [*written, folder / "predictions.jsonl"]
 
 
-def _recipe(
+def evaluation_recipe(
     recipe_path: Path | None, reader: str | None, format_name: str | None, labels: str | None, scorer_names: Sequence[str],
     scheme: str | None, docstart: str | None,
 ) -> Recipe:
@@ -223,102 +212,12 @@ def _recipe(
     if format_name is not None:
         update["format"] = recipe.format.model_copy(update={"name": format_name, "options": {}, "instruction": None})
     if labels is not None:
-        known = {label.name: label for label in CONLL2003_LABELS}
-        names = [n.strip() for n in labels.split(",") if n.strip()]
-        update["labels"] = [
-            LabelConfig(name=n, gloss=known[n].gloss, description=known[n].description) if n in known else LabelConfig(name=n)
-            for n in names
-        ]
+        update["labels"] = label_set(labels)
     if scorer_names:
         update["scorers"] = [ComponentConfig(name=name) for name in scorer_names]
     recipe = recipe.model_copy(update=update)
     validate_components(recipe, "command line" if recipe_path is None else str(recipe_path))
     return recipe
-
-
-@click.command()
-@click.argument("outputs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Gold corpus file. [default: the recipe's SPLIT file]")
-@click.option("--recipe", "recipe_path", type=click.Path(path_type=Path),
-              help="Take the reader, format (with options), labels, scorers and data settings from this recipe.")
-@click.option("--split", type=click.Choice(["test", "dev", "train"]), default="test", show_default=True,
-              help="Which of the recipe's files is the gold, when --gold is not given.")
-@click.option("--reader", help="Reader plugin for the gold file, e.g. conll, jsonl. [default: the recipe's, else conll]")
-@click.option("--format", "format_name", help="Output format plugin that parses the outputs. [default: the recipe's, else bracketed]")
-@click.option("--labels", help="Comma-separated label set, e.g. PER,LOC. [default: the recipe's, else ORG,PER,LOC,MISC]")
-@click.option("--scorer", "scorer_names", multiple=True,
-              help=f"Scorer plugin (repeatable). [default: the recipe's, else {', '.join(DEFAULT_SCORERS)}]")
-@click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
-              help="jsonl: {\"output\", \"id\"?} per line; llamafactory: generated_predictions.jsonl; auto: by the fields.")
-@click.option("--scheme", type=click.Choice([s.value for s in Scheme]), help="Tag scheme of a CoNLL gold file. [default: the recipe's, else IOB1]")
-@click.option("--docstart", type=click.Choice(["skip", "keep"]),
-              help="Whether -DOCSTART- lines count as sentences with an output each. [default: the recipe's, else skip]")
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for metrics.json, report.md, report.html, predictions.jsonl. [default: OUTPUTS without suffix + '.eval']")
-@click.option("--html/--no-html", "with_html", default=True, show_default=True, help="Also write report.html.")
-@click.option("--title", help="Report title. [default: the outputs file name]")
-@click.option("--max-unparsed", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="Exit with status 1 (after writing) when more than this share of outputs cannot be read, "
-              "or of LLaMA-Factory references differ from the gold.")
-def evaluate(
-    outputs: Path,
-    gold: Path | None,
-    recipe_path: Path | None,
-    split: str,
-    reader: str | None,
-    format_name: str | None,
-    labels: str | None,
-    scorer_names: tuple[str, ...],
-    layout: Layout,
-    scheme: str | None,
-    docstart: str | None,
-    output_dir: Path | None,
-    with_html: bool,
-    title: str | None,
-    max_unparsed: float,
-) -> None:
-    """Score existing model OUTPUTS (JSON Lines) against a gold corpus file; nothing is trained.
-
-    OUTPUTS holds one model output per gold sentence: either {"output": ..., "id": ...}
-    per line (the id, e.g. eng.testb:12, is optional; without it lines follow the gold
-    file's order) or LLaMA-Factory's generated_predictions.jsonl ({"predict", "label"}).
-
-    \b
-    Examples:
-      ner-toolkit evaluate preds.jsonl --gold eng.testb --format bracketed
-      ner-toolkit evaluate generated_predictions.jsonl --recipe recipes/qwen.yaml
-    """
-    folder = output_dir or outputs.with_suffix(".eval")
-    for name in REPORT_FILES:
-        if (folder / name).resolve() == outputs.resolve():
-            raise click.ClickException(f"{outputs} is the outputs file and would be overwritten by {name}; choose another -o folder")
-    with reported(EvaluateError, RecipeError, CoNLLFormatError, plugins.PluginError, ValueError, OSError):
-        recipe = _recipe(recipe_path, reader, format_name, labels, scorer_names, scheme, docstart)
-        limit = None
-        if gold is not None:
-            sentences = make_reader(recipe).read(gold)
-        elif recipe_path is not None and recipe.data.path(split) is not None:
-            sentences = load_split(recipe, split)
-            limit = recipe.data.limit.get(split)
-        else:
-            raise click.UsageError("give the gold file with --gold, or a recipe whose data names the split")
-        formatter = make_formatter(recipe)
-        scorers = make_scorers(recipe)
-        predictions, results = evaluate_outputs(outputs, sentences, formatter, scorers, layout, limit)
-    for warning in results["warnings"]:
-        click.echo(f"warning: {warning}", err=True)
-    written = write_reports(folder, title or outputs.name, scorers, results, predictions, with_html)
-    for line in summary_lines(results):
-        click.echo(line)
-    click.echo("wrote " + ", ".join(str(path) for path in written))
-    total = max(1, len(sentences))
-    worst = max(results["counts"]["unparsed_outputs"], results["counts"]["reference_mismatches"]) / total
-    if worst > max_unparsed:
-        raise click.ClickException(
-            f"{worst:.0%} of the outputs could not be read or are out of gold order (over --max-unparsed {max_unparsed:g}); "
-            "the scores above are not to be trusted"
-        )
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:

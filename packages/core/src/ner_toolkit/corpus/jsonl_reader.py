@@ -24,9 +24,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .hookspecs import hookimpl
-from .interfaces import Reader, Tokenizer
-from .spans import Sentence, Span
+from ..hookspecs import hookimpl
+from ..interfaces import Reader, Tokenizer
+from ..spans import Sentence, Span
+from ..textio import TextError, text_lines
 
 ENTITY_KEYS = ("entities", "spans", "label")
 
@@ -65,7 +66,7 @@ class JsonlReader(Reader):
 
     @classmethod
     def check_recipe(cls, recipe: Any) -> list[str]:
-        from . import plugins
+        from .. import plugins
 
         options = cls.Options.model_validate(recipe.data.reader.options)
         try:
@@ -75,7 +76,7 @@ class JsonlReader(Reader):
         return []
 
     def tokenizer(self) -> Tokenizer:
-        from . import plugins
+        from .. import plugins
 
         return plugins.get_tokenizer(self.options.tokenizer)(**self.options.tokenizer_options)
 
@@ -85,16 +86,13 @@ class JsonlReader(Reader):
         sentences: list[Sentence] = []
         changed: list[str] = []
         try:
-            data = path.read_bytes()
+            for number, line in text_lines(path.read_bytes(), str(path)):
+                if line.strip():
+                    sentences.append(self._sentence(f"{path.name}:{number}", line, tokenizer, changed))
         except OSError as error:
             raise JsonlFormatError(f"{path}: cannot read: {error.strerror}") from None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise JsonlFormatError(f"{path}: not UTF-8 text (byte {error.start}: {data[error.start:error.start + 1]!r})") from None
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                sentences.append(self._sentence(f"{path.name}:{number}", line, tokenizer, changed))
+        except TextError as error:
+            raise JsonlFormatError(str(error)) from None
         if changed:
             action = "dropped" if self.options.misaligned == "drop" else "widened to whole tokens"
             warnings.warn(

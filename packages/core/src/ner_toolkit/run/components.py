@@ -1,13 +1,19 @@
-"""The components a recipe names, built from their plugins: used by ``run``, ``render``, ``evaluate`` and ``predict`` alike."""
+"""The components a recipe names, built from their plugins: the one place a reader, format, trainer, predictor or scorer is made.
+
+``run``, ``render``, ``evaluate``, ``stats`` and the tagging layer all build through here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from . import plugins
-from .interfaces import Formatter, Predictor, Reader, Scorer
+from .. import plugins
+from ..interfaces import Formatter, ModelSpec, Predictor, Reader, Scorer, Trainer
+from ..labels import Label
+from ..spans import Sentence, is_flat
 from .recipe import Recipe
-from .spans import Sentence
 
 
 def make_reader(recipe: Recipe) -> Reader:
@@ -15,9 +21,13 @@ def make_reader(recipe: Recipe) -> Reader:
     return plugins.get_reader(config.name)(**config.options)
 
 
+def build_formatter(name: str, labels: Sequence[Label], instruction: str | None = None, options: dict[str, Any] | None = None) -> Formatter:
+    """The format plugin ``name`` for ``labels``, with its instruction and options."""
+    return plugins.get_formatter(name)(labels, instruction=instruction, **(options or {}))
+
+
 def make_formatter(recipe: Recipe) -> Formatter:
-    cls = plugins.get_formatter(recipe.format.name)
-    return cls(recipe.label_set(), instruction=recipe.format.instruction, **recipe.format.options)
+    return build_formatter(recipe.format.name, recipe.label_set(), recipe.format.instruction, recipe.format.options)
 
 
 def make_scorers(recipe: Recipe) -> list[Scorer]:
@@ -25,11 +35,20 @@ def make_scorers(recipe: Recipe) -> list[Scorer]:
     return [plugins.get_scorer(s.name)(labels, **s.options) for s in recipe.scorers]
 
 
+def make_trainer(recipe: Recipe) -> Trainer:
+    assert recipe.trainer is not None
+    return plugins.get_trainer(recipe.trainer.name)(**recipe.trainer.options)
+
+
+def build_predictor(name: str, model: ModelSpec, adapter: Path | None, formatter: Formatter, options: dict[str, Any]) -> Predictor:
+    """The predictor plugin ``name``, not yet opened (use it as a context manager)."""
+    return plugins.get_predictor(name)(model, adapter, formatter, **options)
+
+
 def make_predictor(recipe: Recipe, formatter: Formatter, model_dir: Path | None) -> Predictor:
     """The recipe's predictor, not yet opened (use it as a context manager)."""
     assert recipe.predictor is not None and recipe.model is not None
-    cls = plugins.get_predictor(recipe.predictor.name)
-    return cls(recipe.model.spec(), model_dir, formatter, **recipe.predictor.options)
+    return build_predictor(recipe.predictor.name, recipe.model.spec(), model_dir, formatter, recipe.predictor.options)
 
 
 def load_split(recipe: Recipe, split: str, reader: Reader | None = None) -> list[Sentence]:
@@ -42,10 +61,8 @@ def load_split(recipe: Recipe, split: str, reader: Reader | None = None) -> list
     return sentences[:limit] if limit else sentences
 
 
-def nested_problem(recipe: Recipe, formatter: Formatter, splits: dict[str, list[Sentence]]) -> str | None:
+def nested_problem(formatter: Formatter, splits: dict[str, list[Sentence]]) -> str | None:
     """Where the data holds overlapping spans that the format's settings cannot write, or None."""
-    from .spans import is_flat
-
     if formatter.writes_nested():
         return None
     for split, sentences in splits.items():

@@ -1,0 +1,97 @@
+"""Where a trained model and the settings to prompt it come from: a run folder, an exported folder, or a bare model.
+
+A run folder holds the resolved recipe and the trained model (``RunFolder`` knows where);
+an exported folder holds the weights beside ``ner_toolkit.json``; a bare model or PEFT
+adapter (folder or hub name) is prompted in the bracketed format with the CoNLL-2003
+labels unless the caller says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..interfaces import ModelSpec
+from ..labels import CONLL2003_LABELS, Label
+from ..run.folder import RunFolder
+from ..run.recipe import RecipeError
+
+EXPORT_FILE = "ner_toolkit.json"
+"""The metadata file of an exported folder: format, labels, instruction, chat layout, base model, predictor."""
+
+
+@dataclass
+class ModelSettings:
+    """Everything a Tagger needs to know about a model: its weights, how to prompt it, how to read and decode its answers."""
+
+    model: ModelSpec
+    adapter: Path | str | None = None
+    format: str = "bracketed"
+    format_options: dict[str, Any] = field(default_factory=dict)
+    labels: list[Label] = field(default_factory=lambda: list(CONLL2003_LABELS))
+    instruction: str | None = None
+    predictor: str = "transformers"
+    predictor_options: dict[str, Any] = field(default_factory=dict)
+
+
+def from_run(folder: Path) -> ModelSettings:
+    """The settings of a run: its recipe's format, labels, prompt and predictor, and the model its training saved."""
+    run = RunFolder(folder)
+    recipe = run.read_recipe()
+    if recipe.model is None:
+        raise RecipeError(f"{run.recipe_path}: the run names no model")
+    predictor = recipe.predictor
+    return ModelSettings(
+        model=recipe.model.spec(),
+        adapter=run.trained_model(),
+        format=recipe.format.name,
+        format_options=dict(recipe.format.options),
+        labels=recipe.label_set(),
+        instruction=recipe.format.instruction,
+        predictor=predictor.name if predictor else "transformers",
+        predictor_options=dict(predictor.options) if predictor else {},
+    )
+
+
+def from_export(folder: Path) -> ModelSettings:
+    """The settings an exported folder's ``ner_toolkit.json`` records."""
+    meta = json.loads((folder / EXPORT_FILE).read_text(encoding="utf-8"))
+    adapter = (folder / "adapter_config.json").is_file()
+    model = meta["model"]
+    predictor = meta.get("predictor", {"name": "transformers", "options": {}})
+    return ModelSettings(
+        model=ModelSpec(
+            model["base"] if adapter else str(folder),
+            model.get("gguf_file") if adapter else None,
+            model.get("revision") if adapter else None,
+            model.get("chat_template", "model"),
+            model.get("system_prompt"),
+        ),
+        adapter=folder if adapter else None,
+        format=meta["format"]["name"],
+        format_options=dict(meta["format"].get("options", {})),
+        labels=[Label(**label) for label in meta["labels"]],
+        instruction=meta.get("instruction"),
+        predictor=predictor["name"],
+        predictor_options=dict(predictor.get("options", {})),
+    )
+
+
+def from_model(source: str, base: str | None = None) -> ModelSettings:
+    """A bare model or PEFT adapter (folder or hub name); an adapter folder names its base in ``adapter_config.json``."""
+    folder = Path(source)
+    if base is None and (folder / "adapter_config.json").is_file():
+        base = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+    return ModelSettings(model=ModelSpec(base or source), adapter=source if base else None)
+
+
+def model_settings(source: str | Path, base: str | None = None) -> ModelSettings:
+    """The settings of a run folder, an exported folder, or a bare model or adapter, whichever ``source`` is."""
+    folder = Path(source)
+    if RunFolder.holds_run(folder):
+        return from_run(folder)
+    if (folder / EXPORT_FILE).is_file():
+        return from_export(folder)
+    return from_model(str(source), base)
