@@ -21,9 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ner_toolkit import Tagger
+from ner_toolkit import Document, Tagger
 from ner_toolkit.run.pipeline import run
 from ner_toolkit.run.recipe import load_recipe
+from ner_toolkit.tagging.serve import Batcher, Limits
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "recipes" / "qwen2.5-7b-conll2003.yaml"
@@ -156,3 +157,33 @@ def test_shutdown_finishes_the_requests_in_flight(gazetteer_run: Path) -> None:
     response = asyncio.run(request_then_stop())
     assert response.status_code == 200 and response.json()["documents"][0]["entities"][1]["text"] == "England"
     assert process.wait(timeout=30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has drained
+
+
+def test_the_batcher_decodes_max_batch_size_sentences_through_the_taggers_pipe(gazetteer_run: Path) -> None:
+    """--max-batch-size counts sentences: the texts of concurrent requests are decoded that many sentences at a time."""
+    tagger = Tagger.load(gazetteer_run, batch_size=2)
+    calls: list[int] = []
+    original = tagger.predictor.predict
+
+    def predict(sentences, examples=None):  # type: ignore[no-untyped-def]
+        calls.append(len(sentences))
+        return original(sentences, examples)
+
+    tagger.predictor.predict = predict  # type: ignore[method-assign]
+    batcher = Batcher(tagger.pipe, Limits(max_batch_size=2, max_wait_ms=50))
+    requests = [["Essex won. Japan lost. Then it rained."], ["Nasser Hussain scored."], [], ["Hussain and Essex.", "England."]]
+
+    async def gathered() -> list[list[Document]]:
+        runner = asyncio.create_task(batcher.run())
+        try:
+            return await asyncio.gather(*(batcher.submit(texts) for texts in requests))
+        finally:
+            runner.cancel()
+
+    answers = asyncio.run(gathered())
+    batcher.close()
+    assert calls == [2, 2, 2]  # the six sentences of four requests, two at a time
+    assert [[d.to_json() for d in documents] for documents in answers] == [
+        [d.to_json() for d in tagger.pipe(texts)] for texts in requests]
+    # gathering stops once a batch's worth of texts waits: requests 1 and 2, then 4; the empty one needs no model
+    assert batcher.batches == 2 and batcher.requests == 3

@@ -55,6 +55,46 @@ def test_tagging_raw_text_gives_character_offsets(gazetteer_run: Path) -> None:
     assert len(documents[2].sentences) == 3
 
 
+def record_batches(tagger: Tagger) -> list[list[str]]:
+    """Wrap the tagger's ``predictor.predict`` on the instance: the sentence ids of each call, in order."""
+    calls: list[list[str]] = []
+    original = tagger.predictor.predict
+
+    def predict(sentences, examples=None):  # type: ignore[no-untyped-def]
+        calls.append([sentence.id for sentence in sentences])
+        return original(sentences, examples)
+
+    tagger.predictor.predict = predict  # type: ignore[method-assign]
+    return calls
+
+
+def test_pipe_decodes_batch_size_sentences_of_any_documents_at_a_time(gazetteer_run: Path) -> None:
+    tagger = Tagger.load(gazetteer_run, batch_size=2)
+    assert tagger.batch_size == 2
+    calls = record_batches(tagger)
+    texts = ["Essex won. Japan lost. Then it rained.", "", "Nasser Hussain scored.", "Hussain and Essex."]
+    documents = list(tagger.pipe(texts, ids=["a", "b", "c", "d"]))
+    assert [d.id for d in documents] == ["a", "b", "c", "d"]
+    assert calls == [["a:0", "a:1"], ["a:2", "c:0"], ["d:0"]]  # sentences, not texts; across documents
+    assert list(tagger.pipe(texts[:2], batch_size=3)) and calls[-1] == ["text:0", "text:1", "text:2"]
+
+
+def test_pipe_takes_tokenized_documents_and_refuses_a_bare_string(gazetteer_run: Path) -> None:
+    tagger = Tagger.load(gazetteer_run)
+    tokens = [["Nasser", "Hussain", "scored", "."], ["Essex", "lost", "to", "Japan"]]
+    document = next(tagger.pipe([tokens]))
+    assert document.text == "Nasser Hussain scored .\nEssex lost to Japan"
+    assert [(e.start, e.end, e.label, e.text) for e in document] == [
+        (0, 14, "PER", "Nasser Hussain"), (24, 29, "ORG", "Essex"), (38, 43, "LOC", "Japan")]
+    assert [p.spans for p in tagger.tag_tokens(tokens)] == [p.spans for p in document.predictions]
+    with pytest.raises(TypeError, match="to tag one text, call the tagger"):
+        next(tagger.pipe(TEXT))
+    with pytest.raises(TypeError, match="cannot tag int"):
+        next(tagger.pipe([3]))  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="batch_size must be at least 1, not 0"):
+        next(tagger.pipe([TEXT], batch_size=0))
+
+
 def test_a_sentence_over_max_tokens_is_cut_with_a_warning(gazetteer_run: Path) -> None:
     tagger = Tagger.load(gazetteer_run, max_tokens=5)
     document = tagger(TEXT)
