@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 from ner_toolkit import CONLL2003_LABELS, Formatter, Span, plugins
 from ner_toolkit.spans import is_flat
 
-from ner_toolkit_trainers.constrained import InlineGrammar, VocabTrie, allowed_tokens
+from ner_toolkit_trainers.decoding.allowed import AllowedTokens, allowed_tokens
+from ner_toolkit_trainers.decoding.grammar import InlineGrammar
+from ner_toolkit_trainers.decoding.guesses import EntityMemory, Guess, draft
+from ner_toolkit_trainers.decoding.vocabulary import VocabTrie
 
 LABELS = [label.name for label in CONLL2003_LABELS]
 RUN = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -148,10 +151,10 @@ def test_literal_brackets_in_the_input_stay_text() -> None:
 def test_the_draft_is_the_input_copied_on() -> None:
     grammar = InlineGrammar.for_formatter(make("bracketed"), ["EU", "rejects", "German"])
     states = grammar.advance(grammar.start(), b"[EU")
-    assert grammar.draft(states) == b" rejects German | ORG]"  # with no guess, an open entity runs to the end
-    assert grammar.draft(grammar.advance(states, b" | OR")) == b"G] rejects German"
-    assert grammar.draft(grammar.advance(states, b" | ")) == b"ORG] rejects German"
-    assert grammar.draft(grammar.advance(grammar.start(), b"EU ")) == b"rejects German"
+    assert draft(grammar, states) == b" rejects German | ORG]"  # with no guess, an open entity runs to the end
+    assert draft(grammar, grammar.advance(states, b" | OR")) == b"G] rejects German"
+    assert draft(grammar, grammar.advance(states, b" | ")) == b"ORG] rejects German"
+    assert draft(grammar, grammar.advance(grammar.start(), b"EU ")) == b"rejects German"
 
 
 def test_the_trie_walk_finds_exactly_the_allowed_tokens() -> None:
@@ -171,23 +174,19 @@ def test_the_trie_walk_finds_exactly_the_allowed_tokens() -> None:
 
 
 def test_drafts_expect_the_entities_already_written() -> None:
-    from ner_toolkit_trainers.copy_decoding import EntityMemory
-
     memory = EntityMemory()
     memory.learn(["EU", "rejects", "New", "York"], [Span(0, 1, "ORG"), Span(2, 4, "LOC")])
     tokens = ["The", "EU", "and", "New", "York", "Times", "agree"]
     bracketed = InlineGrammar.for_formatter(make("bracketed"), tokens)
-    assert bracketed.draft(bracketed.start(), memory) == b"The [EU | ORG] and [New York | LOC] Times agree"
+    assert draft(bracketed, bracketed.start(), memory) == b"The [EU | ORG] and [New York | LOC] Times agree"
     # an entity the memory does not know runs on over capitalized words, labelled as its words were
     states = bracketed.advance(bracketed.start(), b"[The EU")
-    assert bracketed.draft(states, memory) == b" | ORG] and [New York | LOC] Times agree"
+    assert draft(bracketed, states, memory) == b" | ORG] and [New York | LOC] Times agree"
     xml = InlineGrammar.for_formatter(make("xml"), tokens)
-    assert xml.draft(xml.advance(xml.start(), b"The <"), memory) == b"ORG>EU</ORG> and <LOC>New York</LOC> Times agree"
+    assert draft(xml, xml.advance(xml.start(), b"The <"), memory) == b"ORG>EU</ORG> and <LOC>New York</LOC> Times agree"
 
 
 def test_allowed_sets_shared_across_sentences_are_the_walks_own() -> None:
-    from ner_toolkit_trainers.constrained import AllowedTokens
-
     pieces = ["E", "EU", "EU ", " ", " r", " rej", "ects", "rejects", " rejects", "[", "[E", " |", " | ", "ORG", " ORG",
               "]", "] ", "|", "R", "G", "O", "e", "j", "c", "t", "s", "U", " [", "r", "P", "L", "M", "I", "S", "C",
               " E", " EU", "rejects EU"]  # fmt: skip
@@ -216,9 +215,6 @@ def test_allowed_sets_shared_across_sentences_are_the_walks_own() -> None:
 @RUN
 @given(data=st.data())
 def test_the_memory_finds_where_plain_copying_stops_as_its_word_by_word_answers_do(pause_at_names: bool, data: st.DataObject) -> None:
-    from ner_toolkit_trainers.constrained import Guess
-    from ner_toolkit_trainers.copy_decoding import EntityMemory
-
     memory = EntityMemory(pause_at_names=pause_at_names)
     for _ in range(data.draw(st.integers(0, 4))):
         memory.learn(*data.draw(sentences(nested=False)))

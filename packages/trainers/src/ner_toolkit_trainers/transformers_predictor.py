@@ -161,7 +161,7 @@ class TransformersPredictor(Predictor):
             stop_ids.update(newline_token_ids(tokenizer))
         trie = None
         if o.decoding != "plain":
-            from .constrained import VocabTrie
+            from .decoding.vocabulary import VocabTrie
 
             trie = VocabTrie.from_tokenizer(tokenizer)
         self.loads += 1
@@ -230,8 +230,8 @@ class TransformersPredictor(Predictor):
     def _copy_decode(
         self, examples: Sequence[Example], prompts: list[list[int]], input_lengths: list[int], progress: Any,
     ) -> Iterator[tuple[int, str]]:
-        """Prefix caching, constrained or speculative decoding (``copy_decoding``)."""
-        from .copy_decoding import CopyDecoder
+        """Prefix caching, constrained or speculative decoding (``decoding``)."""
+        from .decoding.decoder import CopyDecoder
 
         o = self.options
         loaded = self._loaded
