@@ -21,6 +21,8 @@ from ner_toolkit.prompts import end_of_turn_id, prompt_ids
 
 from .models import load_model, load_tokenizer, pick_device
 
+PROBE_INPUT = "\x00"  # an input no sentence has: where a prompt of it leaves the others, their shared prefix ends
+
 
 class TransformersOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -74,6 +76,7 @@ class _Loaded:
     end_of_turn: int
     stop_ids: list[int]
     trie: Any
+    decoder: Any = None  # the copy decoder, for every mode but plain ``generate``
 
 
 class TransformersPredictor(Predictor):
@@ -165,7 +168,9 @@ class TransformersPredictor(Predictor):
 
             trie = VocabTrie.from_tokenizer(tokenizer)
         self.loads += 1
-        self._loaded = _Loaded(model, tokenizer, device, end_of_turn, sorted(i for i in stop_ids if i is not None), trie)
+        self._loaded = loaded = _Loaded(model, tokenizer, device, end_of_turn, sorted(i for i in stop_ids if i is not None), trie)
+        if o.decoding != "plain" or o.prefix_cache:
+            loaded.decoder = self._copy_decoder(loaded)
         if o.freeze_gc:
             gc.collect()
             gc.freeze()
@@ -227,23 +232,32 @@ class TransformersPredictor(Predictor):
             progress.update(len(batch))
         progress.close()
 
-    def _copy_decode(
-        self, examples: Sequence[Example], prompts: list[list[int]], input_lengths: list[int], progress: Any,
-    ) -> Iterator[tuple[int, str]]:
-        """Prefix caching, constrained or speculative decoding (``decoding``)."""
+    @property
+    def decoder(self) -> Any:
+        """The copy decoder that every ``generate`` call reuses (``None`` before ``open`` and for plain decoding)."""
+        return self._loaded.decoder if self._loaded is not None else None
+
+    def _copy_decoder(self, loaded: _Loaded) -> Any:
+        """The copy decoder of the loaded model: built once, so that its caches stay warm across calls."""
         from .decoding.decoder import CopyDecoder
 
         o = self.options
-        loaded = self._loaded
-        assert loaded is not None
-        decoder = CopyDecoder(
+        probe = Example("probe", self.formatter.instruction(), PROBE_INPUT, "")
+        return CopyDecoder(
             loaded.model, loaded.tokenizer, self.formatter, decoding=o.decoding, prefix_cache=o.prefix_cache,
             batch_size=o.batch_size, draft_tokens=o.draft_tokens, pause_at_names=o.pause_at_names,
             adaptive_drafts=o.adaptive_drafts, end_of_turn=loaded.end_of_turn, stop_ids=loaded.stop_ids, trie=loaded.trie,
             pause_gc=o.freeze_gc,
+            prefix_probe=prompt_ids(loaded.tokenizer, probe, self.model.chat_template, self.model.system_prompt),
         )
+
+    def _copy_decode(
+        self, examples: Sequence[Example], prompts: list[list[int]], input_lengths: list[int], progress: Any,
+    ) -> Iterator[tuple[int, str]]:
+        """Prefix caching, constrained or speculative decoding, by the loaded model's copy decoder (``decoding``)."""
+        o = self.options
         caps = [o.max_new_tokens or int(o.new_tokens_per_input_token * n) + 16 for n in input_lengths]
-        yield from decoder.generate(prompts, examples, caps, on_batch=progress.update)
+        yield from self.decoder.generate(prompts, examples, caps, on_batch=progress.update)
         progress.close()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from .grammar import After, Before, InlineGrammar, Inside, Markup, State, StateSet, open_labels
 from .vocabulary import VocabTrie
 
-MAX_SHARED = 1 << 18  # allowed sets kept across sentences: far more than a corpus's common ones, a few hundred MB at most
+MAX_SHARED = 1 << 16  # allowed sets kept across sentences: a few test sets' worth, some tens of MB
 
 
 def allowed_tokens(trie: VocabTrie, grammar: InlineGrammar, states: StateSet) -> list[int]:

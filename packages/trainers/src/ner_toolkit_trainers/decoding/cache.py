@@ -1,13 +1,42 @@
-"""The KV cache of a batch being decoded, with its attention mask, and the prompts' shared prefix it starts from."""
+"""The KV caches copy decoding keeps: each prompt prefix's, across calls, and each batch's, with its attention mask."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from ner_toolkit.prompts import longest_common_prefix
 
 PrefixKV = list[tuple[Any, Any]]  # each layer's keys and values of a prompt prefix, batch 1
+
+MAX_PREFIXES = 4  # prefixes kept: one per instruction or system prompt in use, and room for a few one-off ones
+
+
+class PrefixCache:
+    """The KV caches of prompt prefixes already computed, by their tokens; the least recently used goes first."""
+
+    def __init__(self, limit: int = MAX_PREFIXES) -> None:
+        self.limit = limit
+        self._kv: OrderedDict[tuple[int, ...], PrefixKV] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._kv)
+
+    def __contains__(self, prefix: tuple[int, ...]) -> bool:
+        return prefix in self._kv
+
+    def get(self, prefix: tuple[int, ...]) -> PrefixKV | None:
+        found = self._kv.get(prefix)
+        if found is not None:
+            self._kv.move_to_end(prefix)
+        return found
+
+    def put(self, prefix: tuple[int, ...], kv: PrefixKV) -> None:
+        self._kv[prefix] = kv
+        self._kv.move_to_end(prefix)
+        while len(self._kv) > self.limit:
+            self._kv.popitem(last=False)
 
 
 class BatchCache:
@@ -83,6 +112,14 @@ class BatchCache:
         self.mask = self.mask[:left]
 
 
-def prefix_length(prompts: Sequence[Sequence[int]]) -> int:
-    """The tokens every prompt starts with, leaving each its last token (whose output chooses the first answer token)."""
-    return max(0, min(longest_common_prefix(prompts), min(len(p) for p in prompts) - 1))
+def prefix_length(prompts: Sequence[Sequence[int]], probe: Sequence[int] = ()) -> int:
+    """The tokens every prompt starts with, leaving each its last token (whose output chooses the first answer token).
+
+    With a ``probe`` (a prompt built as the others are, for an input no sentence has), the
+    prefix ends where the probe leaves the prompts: every call, of one sentence or many,
+    then shares one prefix, and one cached KV cache.
+    """
+    shared = min(longest_common_prefix(prompts), min(len(p) for p in prompts) - 1)
+    if probe:
+        shared = min(shared, longest_common_prefix([prompts[0], probe]))
+    return max(0, shared)

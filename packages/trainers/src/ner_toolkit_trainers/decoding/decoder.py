@@ -5,7 +5,7 @@ One loop serves every mode of the ``transformers`` predictor other than its plai
 
 - **prefix cache**: every prompt starts with the same tokens (chat template, instruction,
   label set). Their KV cache is computed once and copied into each batch, so a sentence
-  pays only for its own input.
+  pays only for its own input; it is kept for later calls (``cache.PrefixCache``).
 - **constrained**: at each step the argmax is taken over the tokens that keep the output
   a valid rendering of this input (``grammar.InlineGrammar``, ``allowed.AllowedTokens``),
   and the end of turn only once the rendering is complete; outputs parse with no
@@ -24,8 +24,12 @@ that every row shares at the end are cropped, and finished rows leave the batch
 torch calls (it bounds the loop on a GPU): the grammar states and allowed tokens along
 every row's draft are planned before the forward pass, the step's inputs go to the device
 in one copy, and one small copy brings the choices back (``step``). A step drafts only
-where drafts save more time than they cost (``switch.DraftSwitch``). The cyclic garbage
-collector is paused while a batch decodes (``pause_gc``).
+where drafts save more time than they cost (``switch.DraftSwitch``). With ``pause_gc``, the
+cyclic garbage collector waits while a batch decodes.
+
+A decoder lives as long as its model: its prefix caches, allowed sets, entity memory and
+draft switch stay warm from one ``generate`` call to the next, each bounded. What it keeps
+changes drafts and the work they save, never an output.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from ner_toolkit import Example
 
 from ..models import cache_argument
 from .allowed import AllowedTokens
-from .cache import BatchCache, PrefixKV, prefix_length
+from .cache import BatchCache, PrefixCache, PrefixKV, prefix_length
 from .drafts import Drafter
 from .grammar import InlineGrammar
 from .guesses import EntityMemory
@@ -55,7 +59,7 @@ Decoding = Literal["plain", "constrained", "speculative"]
 
 @dataclass
 class DecodeStats:
-    """What the model was asked to do: forward calls, positions fed (padding included), passes per row."""
+    """What the model was asked to do in the last call: forward calls, positions fed (padding included), passes per row."""
 
     calls: int = 0
     fed: int = 0
@@ -68,7 +72,7 @@ class DecodeStats:
 
 
 class CopyDecoder:
-    """Batched greedy decoding with an optional shared-prefix cache, copy constraints and drafts."""
+    """Batched greedy decoding with a shared-prefix cache, copy constraints and drafts; one per loaded model."""
 
     def __init__(
         self,
@@ -86,12 +90,14 @@ class CopyDecoder:
         trie: VocabTrie | None = None,
         adaptive_drafts: bool = True,
         pause_gc: bool = True,
+        prefix_probe: Sequence[int] = (),
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.formatter = formatter
         self.decoding = decoding
         self.prefix_cache = prefix_cache
+        self.prefix_probe = tuple(prefix_probe)  # a prompt for an input no sentence has: see ``cache.prefix_length``
         self.batch_size = batch_size
         self.pause_gc = pause_gc  # reference counting frees a batch's garbage; only cycles wait for the batch's end
         self.end_of_turn = end_of_turn
@@ -103,8 +109,9 @@ class CopyDecoder:
         self.memory = EntityMemory(pause_at_names) if self.draft_tokens else None
         self.drafter = Drafter(tokenizer, self.trie, self.memory, self.draft_tokens, adaptive_drafts) if self.memory is not None else None
         self.switch = DraftSwitch() if adaptive_drafts and self.draft_tokens else None
-        self.stats = DecodeStats()
-        self.token_ids: dict[int, list[int]] = {}  # each output's tokens, by prompt index
+        self.prefixes = PrefixCache()
+        self.stats = DecodeStats()  # of the last call
+        self.token_ids: dict[int, list[int]] = {}  # each output's tokens in the last call, by prompt index
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_of_turn
         self.device = model.device
         self.head = model.get_output_embeddings()
@@ -125,8 +132,8 @@ class CopyDecoder:
         """Yield ``(index, output text)`` for each prompt; ``caps`` bound plain decoding's new tokens."""
         if not prompts:
             return
-        self.stats.row_passes = [0] * len(prompts)
-        self.stats.output_tokens = [0] * len(prompts)
+        self.stats = DecodeStats(row_passes=[0] * len(prompts), output_tokens=[0] * len(prompts))
+        self.token_ids = {}
         prefix_len, prefix = self._prefix(prompts)
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         for start in range(0, len(order), self.batch_size):
@@ -142,20 +149,24 @@ class CopyDecoder:
     # --- a call -------------------------------------------------------------------------
 
     def _prefix(self, prompts: Sequence[Sequence[int]]) -> tuple[int, PrefixKV | None]:
-        """The length of the prompts' shared prefix and its KV cache, computed once for the call."""
-        length = prefix_length(prompts) if self.prefix_cache else 0
+        """The length of the prompts' shared prefix and its KV cache: kept from an earlier call, or computed and kept."""
+        length = prefix_length(prompts, self.prefix_probe) if self.prefix_cache else 0
         if not length:
             return 0, None
-        import torch
-        from transformers import DynamicCache
+        key = tuple(prompts[0][:length])
+        kv = self.prefixes.get(key)
+        if kv is None:
+            import torch
+            from transformers import DynamicCache
 
-        with torch.inference_mode():
-            cache = DynamicCache(config=self.model.config)
-            ids = torch.tensor([list(prompts[0][:length])], device=self.device)
-            self.decoder(input_ids=ids, use_cache=True, **{self.cache_arg: cache})
-        self._count(1, length)
+            with torch.inference_mode():
+                cache = DynamicCache(config=self.model.config)
+                self.decoder(input_ids=torch.tensor([key], device=self.device), use_cache=True, **{self.cache_arg: cache})
+            kv = [(layer.keys, layer.values) for layer in cache.layers]
+            self.prefixes.put(key, kv)
+            self._count(1, length)
         self.stats.prefix_tokens = length
-        return length, [(layer.keys, layer.values) for layer in cache.layers]
+        return length, kv
 
     def _row(self, index: int, feed: list[int], example: Example, cap: int) -> Row:
         """A row for one prompt; a constrained row's cap is the longest rendering its grammar allows."""

@@ -10,7 +10,7 @@ from .rows import Row
 from .vocabulary import VocabTrie
 
 DRAFT_BYTES = 32  # the shortest draft text made at once: a few passes' worth at the usual budgets
-MAX_PIECES = 1 << 17  # draft texts and chunks whose ids are kept: those common to many sentences stay
+MAX_PIECES = 1 << 17  # draft texts and chunks whose ids are kept, some tens of MB: those common to many sentences stay
 PROBE = "[Hussain | PER] , considered surplus to <LOC>England</LOC> 's one-day 158 . U.S. ``Quote'' 1996-08-30 Müller"
 
 
@@ -38,7 +38,8 @@ class Drafter:
         self.adaptive = adaptive
         self._typical_budget = float(draft_tokens)  # what rows' budgets come to: a new row's first
         self._backend = getattr(tokenizer, "backend_tokenizer", None)
-        self._pieces: dict[bytes, tuple[int, ...]] = {}  # draft text or chunk -> its tokens, shared by rows and sentences
+        self.pieces: dict[bytes, tuple[int, ...]] = {}  # draft text or chunk -> its tokens, shared by rows and sentences
+        self.limit = MAX_PIECES
         self._by_chunks = splits_at_spaces(self._encode)
 
     def first_budget(self) -> int:
@@ -64,7 +65,7 @@ class Drafter:
             end = text.find(b" ", start + 1)
             end = size if end < 0 else end
             chunk = text[start:end]
-            found = self._pieces.get(chunk)
+            found = self.pieces.get(chunk)
             if found is None:
                 found = self.trie.greedy(chunk) if start == 0 and row.at and chunk[0] != 0x20 else self._piece(chunk)
             ids += found
@@ -94,25 +95,25 @@ class Drafter:
         if not (self._by_chunks and self._backend is not None):
             return
         words = {word for row in rows if row.grammar is not None for word in row.grammar.tokens}
-        missing = [chunk for word in words for chunk in (word, b" " + word) if chunk not in self._pieces]
+        missing = [chunk for word in words for chunk in (word, b" " + word) if chunk not in self.pieces][: self.limit]
         if missing:
             self._make_room(len(missing))
             texts = [chunk.decode("utf-8", errors="ignore") for chunk in missing]
             for chunk, encoding in zip(missing, self._backend.encode_batch(texts, add_special_tokens=False)):
-                self._pieces[chunk] = tuple(encoding.ids)
+                self.pieces[chunk] = tuple(encoding.ids)
 
     def _piece(self, text: bytes) -> tuple[int, ...]:
         """The ids of a draft or of one chunk of it, cached."""
-        found = self._pieces.get(text)
+        found = self.pieces.get(text)
         if found is None:
             self._make_room(1)
-            found = self._pieces[text] = tuple(self._encode(text.decode("utf-8", errors="ignore")))
+            found = self.pieces[text] = tuple(self._encode(text.decode("utf-8", errors="ignore")))
         return found
 
     def _make_room(self, more: int) -> None:
-        """Empty the piece cache where ``more`` pieces would take it past ``MAX_PIECES``."""
-        if len(self._pieces) + more > MAX_PIECES:
-            self._pieces.clear()
+        """Empty the piece cache where ``more`` pieces would take it past its ``limit``."""
+        if len(self.pieces) + more > self.limit:
+            self.pieces.clear()
 
     def _encode(self, text: str) -> list[int]:
         """The tokenizer's ids for ``text``: straight from its Rust backend where it has one (a third of the call's cost)."""
