@@ -123,6 +123,33 @@ def test_advancing_over_a_token_equals_stepping_its_bytes(name: str, nested: boo
             states = reference.step(states, output[at])
 
 
+@pytest.mark.parametrize("name", ["bracketed", "xml"])
+@pytest.mark.parametrize("nested", [False, True])
+@RUN
+@given(data=st.data(), seed=st.integers(0, 2**32))
+def test_the_entities_a_rendering_closes_are_those_its_parse_gives(name: str, nested: bool, data: st.DataObject, seed: int) -> None:
+    """Read in pieces of any size, as tokens write it, a rendering closes exactly the spans the formatter parses from it."""
+    formatter = make(name, nested)
+    look_like_markup = data.draw(st.booleans())
+    tokens, _ = data.draw(sentences(nested, markup_like.filter(str.strip) if look_like_markup else word))  # words hold no space
+    grammar = InlineGrammar.for_formatter(formatter, tokens)
+    output = random_walk(grammar, random.Random(seed), markup=0.3).encode()
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(output) - 1)), max_size=len(output))))
+    states, closed = grammar.start(), []
+    for start, end in zip([0, *cuts], [*cuts, len(output)]):
+        found = grammar.closed(states, output[start:end])
+        if found is None:  # two readings of one text: only words that look like markup make them
+            assert look_like_markup, output
+            return
+        closed += found
+        states = grammar.advance(states, output[start:end])
+    assert grammar.accepting(states)
+    parsed = formatter.parse(output.decode(), tokens)
+    if look_like_markup and parsed.diagnostics:  # such words may keep the parser itself from reading it back
+        return
+    assert sorted(set(closed)) == [(span.start, span.end, span.label) for span in parsed.spans]
+
+
 def test_flat_means_one_open_entity_and_the_end_needs_everything_closed() -> None:
     grammar = InlineGrammar.for_formatter(make("bracketed"), ["EU", "rejects"])
     assert accepts(grammar, "[EU | ORG] rejects")

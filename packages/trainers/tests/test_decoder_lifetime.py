@@ -10,6 +10,7 @@ from ner_toolkit.conll import read_conll
 from ner_toolkit.prompts import end_of_turn_id, prompt_ids
 
 from ner_toolkit_trainers.decoding.decoder import CopyDecoder
+from ner_toolkit_trainers.decoding.guesses import EntityMemory
 from ner_toolkit_trainers.models import load_model, load_tokenizer
 from ner_toolkit_trainers.transformers_predictor import TransformersPredictor
 
@@ -66,6 +67,21 @@ def test_every_call_reuses_the_decoder_and_writes_what_a_fresh_one_writes(
         assert len(decoder.prefixes) == 1
         assert decoder.stats.prefix_tokens > 100
     assert warm.decoder is None
+
+
+def test_the_entity_memory_holds_what_parsing_the_outputs_would_give(tiny_qwen2_dir: Path, examples: list[Example]) -> None:
+    """The memory learns from the grammar as it closes entities: the decoder parses nothing, and learns the same."""
+    with predictor(tiny_qwen2_dir) as made:
+        made.formatter.parse = None  # the decoder must not call it
+        outputs = dict(made.generate(examples))
+        memory = made.decoder.memory
+    fmt = formatter()
+    parsed = EntityMemory()
+    for i, example in enumerate(examples):
+        parsed.learn(example.tokens, fmt.parse(outputs[i], example.tokens).spans)
+    assert len(parsed.entities) > 10  # a random model, forced to copy, still opens and closes entities
+    assert memory.entities == parsed.entities
+    assert (memory.lengths, memory.words, memory.labels) == (parsed.lengths, parsed.words, parsed.labels)
 
 
 def test_caches_stay_within_their_bounds_and_outputs_do_not_change(

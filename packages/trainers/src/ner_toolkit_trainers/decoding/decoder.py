@@ -11,7 +11,8 @@ One loop serves every mode of the ``transformers`` predictor other than its plai
   and the end of turn only once the rendering is complete; outputs parse with no
   diagnostics by construction.
 - **speculative**: the text that follows if no entity starts or ends (the rest of the
-  input, with the entities already seen marked up: ``guesses``) is tokenized as a draft
+  input, with the entities already written marked up: ``guesses``; the grammar names them
+  as it closes them, so no output is parsed twice) is tokenized as a draft
   (``drafts.Drafter``) and fed with the last chosen token in one forward pass; the draft is
   accepted while it equals the constrained argmax at each position, and the argmax at the
   first difference is kept too. The output is the constrained greedy output, token for
@@ -319,8 +320,12 @@ class CopyDecoder:
         """Take the first ``m`` tokens of a row's draft, whose grammar states ``plan`` holds."""
         token_bytes = self.trie.bytes
         tokens = plan.draft[:m]
+        data = b"".join([token_bytes[token] for token in tokens])
         row.output += tokens
-        row.wrote(b"".join([token_bytes[token] for token in tokens]))
+        row.wrote(data)
+        if self.memory is not None and row.grammar.may_close(data):
+            for states, token in zip(plan.path, tokens):
+                row.closes(states, token_bytes[token])
         row.states = plan.path[m]
 
     def _take(self, row: Row, token: int) -> None:
@@ -330,6 +335,8 @@ class CopyDecoder:
                 row.done = True
                 return
             data = self.trie.bytes[token]
+            if self.memory is not None:
+                row.closes(row.states, data)
             row.states = row.grammar.advance(row.states, data)
             row.wrote(data)
         elif token in self.stop_ids:
@@ -340,15 +347,14 @@ class CopyDecoder:
             row.done = True
 
     def _finish(self, batch: Batch) -> Iterator[tuple[int, str]]:
-        """Yield the rows that finished; the entity memory learns the entities they wrote."""
+        """Yield the rows that finished; the entity memory learns the entities their grammars saw them close."""
         for row in batch.finished():
-            text = self._text(row)
-            if self.memory is not None and row.grammar is not None:
-                self.memory.learn(row.grammar.words, self.formatter.parse(text, row.grammar.words).spans)
+            if self.memory is not None and not row.unsure:
+                self.memory.learn(row.grammar.words, sorted(set(row.closed)))  # as a parse gives them: once each, in order
             self.token_ids[row.index] = row.output
             self.stats.row_passes[row.index] = row.passes
             self.stats.output_tokens[row.index] = len(row.output)
-            yield row.index, text
+            yield row.index, self._text(row)
 
     def _text(self, row: Row) -> str:
         if row.grammar is not None:

@@ -18,7 +18,8 @@ closer stays both until the next byte decides). A state is one of:
 format writes it in the closer, as ``bracketed`` does. The format's ``InlineMarkup`` (a core
 contract) gives the templates and how many entities may be open at once. Every string the
 grammar accepts is a rendering the formatter parses back exactly, with no diagnostics (the
-tests check this property).
+tests check this property), and the grammar names the entities an output closes as it is
+written (``closed``): those the formatter would parse from it.
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ StateSet = frozenset
 _NONE: StateSet = frozenset()  # no state: the output has left every rendering
 
 
+class Closed(NamedTuple):
+    """An entity an output closed: tokens ``start:end`` (end exclusive), labelled ``label`` (as a ``Span`` reads)."""
+
+    start: int
+    end: int
+    label: str
+
+
 class InlineGrammar:
     """The renderings of one input in an inline format, as a byte automaton over state sets."""
 
@@ -105,9 +114,12 @@ class InlineGrammar:
         self._close_labelled = "{label}" in close_template
         self._opener_starts = frozenset(markup[0] for markup, _ in self.openers)
         self._closers: dict[Any, list[bytes]] = {}
+        self._closer_labels = {markup.closer(label).encode(): label for label in self.labels} if self._close_labelled else {}
+        self._closer_ends = frozenset(closer[-1] for closer in self.closers(None))
         self._step: dict[tuple[StateSet, int], StateSet] = {}
         self._next: dict[StateSet, bytes] = {}
         self._after: dict[tuple[StateSet, bytes], StateSet] = {}
+        self._closed: dict[tuple[StateSet, bytes], tuple[Closed, ...] | None] = {}
         self.allowed: dict[StateSet, tuple[int, ...]] = {}  # filled by AllowedTokens (one decoder's end of turn)
         self._final = frozenset([After(self.n - 1, ())])  # a set, so that asking for it reuses its stored hash
         # where each word ends in the input copied with single spaces: how many words fill a draft's bytes
@@ -288,6 +300,49 @@ class InlineGrammar:
         if done == start:
             return states, done
         return frozenset([After(i, stack) if after else Inside(i, k, stack) if k else Before(i, stack)]), done
+
+    # --- the entities an output closes ----------------------------------------------------
+
+    def may_close(self, data: bytes) -> bool:
+        """Whether ``data`` holds the last byte of a closer: only then can it close an entity."""
+        return not self._closer_ends.isdisjoint(data)
+
+    def closed(self, states: StateSet, data: bytes) -> tuple[Closed, ...] | None:
+        """The entities ``data`` closes from ``states``, in the order it closes them (memoized).
+
+        Every path is followed byte by byte. ``None`` where the ways ``data`` may be read
+        disagree on them (two readings of one text, as where a word reads like a closer).
+        """
+        key = (states, data)
+        if key in self._closed:
+            return self._closed[key]
+        paths: dict[State, tuple[Closed, ...]] = dict.fromkeys(states, ())
+        for byte in data:
+            after: dict[State, tuple[Closed, ...]] = {}
+            for state, closed in paths.items():
+                for then in self.step(frozenset([state]), byte):
+                    entity = self._closes(state, then)
+                    seen = (*closed, entity) if entity is not None else closed
+                    if after.setdefault(then, seen) != seen:  # one state, reached closing different entities
+                        self._closed[key] = None
+                        return None
+            paths = after
+        readings = set(paths.values())
+        found = self._closed[key] = next(iter(readings), ()) if len(readings) <= 1 else None
+        return found
+
+    def _closes(self, state: State, then: State) -> Closed | None:
+        """The entity that the move from ``state`` to ``then`` closes: where it writes the last byte of a closer."""
+        if type(state) is Markup:
+            entity = state.closing
+            if entity is None or type(then) is Markup:
+                return None
+            label = entity.label if entity.label is not None else self._closer_labels.get(state.markup, "")
+            return Closed(entity.start, then.i + 1, label)
+        if type(state) is After and type(then) is After:  # a closer of one byte
+            entity = state.stack[-1]
+            return Closed(entity.start, state.i + 1, entity.label or "")
+        return None
 
     # --- keys shared across sentences -----------------------------------------------------
 

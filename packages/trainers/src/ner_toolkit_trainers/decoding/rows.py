@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from .grammar import InlineGrammar, StateSet
+from .grammar import Closed, InlineGrammar, StateSet
 
 
 class Row:
     """One sentence being decoded: what it wrote, where its grammar stands, what its next draft is made from."""
 
-    __slots__ = ("index", "feed", "grammar", "states", "output", "cap", "done", "passes", "budget", "expect", "at", "whole")
+    __slots__ = ("index", "feed", "grammar", "states", "output", "cap", "done", "passes", "budget", "expect", "at", "whole",
+                 "closed", "unsure")  # fmt: skip
 
     def __init__(self, index: int, feed: list[int], grammar: InlineGrammar | None, cap: int, budget: int = 0) -> None:
         self.index = index
@@ -23,6 +24,8 @@ class Row:
         self.expect = b""  # the draft text last made, of which ``at`` bytes have been written since
         self.at = 0
         self.whole = False  # whether ``expect`` runs to where drafts stop (the end, a pause), not to a length limit
+        self.closed: list[Closed] = []  # the entities the output closed, as its grammar read them
+        self.unsure = False  # whether the grammar could read the output two ways (then ``closed`` is not to be trusted)
 
     def wrote(self, data: bytes) -> None:
         """Move the draft text's cursor over ``data``, or drop the text where the output left it."""
@@ -30,6 +33,16 @@ class Row:
             self.at += len(data)
         else:
             self.expect, self.at, self.whole = b"", 0, False
+
+    def closes(self, states: StateSet, data: bytes) -> None:
+        """Note the entities that a token's ``data``, written from ``states``, closes."""
+        assert self.grammar is not None
+        if self.grammar.may_close(data):
+            closed = self.grammar.closed(states, data)
+            if closed is None:
+                self.unsure = True
+            else:
+                self.closed += closed
 
 
 class Batch:
