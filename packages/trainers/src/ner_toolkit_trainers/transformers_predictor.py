@@ -49,11 +49,12 @@ class TransformersOptions(BaseModel):
     )
     pause_at_names: bool = Field(False, description="drafts stop before capitalized words not yet seen as entities")
     freeze_gc: bool = Field(
-        True,
+        False,
         json_schema_extra=RUNTIME_ONLY,
-        description="after loading, move what is alive to the garbage collector's permanent generation (gc.freeze, "
-        "as vLLM does): its full collections stop walking the loaded libraries (a fifth of copy decoding's host time on a CPU); "
-        "and pause the cyclic collector while a batch is copy-decoded (it runs between batches)",
+        description="for a process that does nothing but decode: change its garbage collector. After loading, move what "
+        "is alive to the permanent generation (gc.freeze, as vLLM does), so that full collections stop walking the "
+        "loaded libraries, and pause the cyclic collector while a batch is copy-decoded (it runs between batches). "
+        "Off by default: the host application (a web server, a spaCy pipeline) keeps its collector as it was",
     )
 
 
@@ -183,7 +184,7 @@ class TransformersPredictor(Predictor):
         self._loaded = None
         if self.options.freeze_gc:
             gc.unfreeze()
-        gc.collect()
+        gc.collect()  # the model's memory, now rather than at some later collection
         if device.startswith("cuda"):
             import torch
 

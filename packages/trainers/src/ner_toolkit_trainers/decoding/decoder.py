@@ -90,7 +90,7 @@ class CopyDecoder:
         stop_ids: Sequence[int] = (),
         trie: VocabTrie | None = None,
         adaptive_drafts: bool = True,
-        pause_gc: bool = True,
+        pause_gc: bool = False,
         prefix_probe: Sequence[int] = (),
     ) -> None:
         self.model = model
