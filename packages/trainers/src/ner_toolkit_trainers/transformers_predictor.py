@@ -129,6 +129,22 @@ class TransformersPredictor(Predictor):
             for name, unused in ignored.items() if unused and name in given
         ]
 
+    @classmethod
+    def tagging_options(cls, options: dict[str, Any], formatter: Any) -> dict[str, Any]:
+        """The options a Tagger runs this predictor with, given a run's or an export's: quiet, and copying where it can.
+
+        ``progress`` is off unless given. Where ``decoding`` is not given it is ``speculative``
+        for an inline format (one that declares ``inline_markup``) and ``plain`` otherwise, with
+        the prefix cache on unless ``prefix_cache`` is given. The outputs are those of greedy
+        decoding either way; ``options`` is not changed.
+        """
+        tagging = dict(options)
+        tagging.setdefault("progress", False)
+        if "decoding" not in tagging:
+            tagging["decoding"] = "speculative" if formatter.inline_markup() is not None else "plain"
+            tagging.setdefault("prefix_cache", True)
+        return tagging
+
     def open(self) -> None:
         """Load the model (merging an adapter), the tokenizer and, once per tokenizer, its vocabulary tables."""
         if self._loaded is not None:
