@@ -88,7 +88,7 @@ def run_generate(model, tokenizer, formatter, examples, batch: int, lookup: int 
 
 
 def run_copy(model, tokenizer, formatter, examples, batch: int, decoding: str, draft_tokens: int = 16, pause: bool = False):
-    from ner_toolkit_trainers.copy_decoding import CopyDecoder
+    from ner_toolkit_trainers.decoding.decoder import CopyDecoder
     from ner_toolkit.prompts import end_of_turn_id, prompt_ids
     from ner_toolkit_trainers.transformers_predictor import newline_token_ids
 
@@ -129,7 +129,9 @@ def measure(name: str, run: Callable[[], tuple[dict[int, str], list[int]]], coun
 
 def mask_costs(tokenizer, formatter, sentences, outputs: list[str]) -> dict[str, float]:
     """Trie build time; allowed set per step: trie walk vs a test of every vocabulary entry."""
-    from ner_toolkit_trainers.constrained import InlineGrammar, VocabTrie, allowed_tokens
+    from ner_toolkit_trainers.decoding.allowed import allowed_tokens
+    from ner_toolkit_trainers.decoding.grammar import InlineGrammar
+    from ner_toolkit_trainers.decoding.vocabulary import VocabTrie
 
     began = time.perf_counter()
     trie = VocabTrie.from_tokenizer(tokenizer)

@@ -14,10 +14,10 @@ out here: length-sorted batches, left padding, ``model.generate``, stop at the e
 or a newline; ``generate-to-cap``: the same without the newline stop, so that a random
 model writes to the cap and its rate per output token can be read; slow, not a default),
 ``speculative-before`` (``copy_decoding`` and ``constrained`` as they are at the
-``--before`` git revision, loaded from ``git show`` into a temporary package) and
-``speculative-after`` (the working tree; ``speculative-after-fixed``: the same with
-``adaptive_drafts=False``, every draft 16 tokens and every step drafting, as before; not a
-default). Every mode but ``speculative-before`` runs with the garbage collector frozen
+``--before`` git revision, loaded from ``git show`` into a temporary package: the layout
+before the ``decoding`` package) and ``speculative-after`` (the working tree's
+``decoding``; ``speculative-after-fixed``: the same with ``adaptive_drafts=False``, every
+draft 16 tokens and every step drafting, as before; not a default). Every mode but ``speculative-before`` runs with the garbage collector frozen
 after loading (``gc.freeze()``), as the predictor now runs (its ``freeze_gc`` option); the
 trie of each version is built outside its timed row, and only one is alive at a time. Per
 mode: sentences per second, output tokens,
@@ -49,6 +49,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from ner_toolkit import CONLL2003_LABELS, plugins, read_conll
@@ -88,6 +89,14 @@ def load_before(revision: str, folder: Path) -> Any:
         (package / f"{name}.py").write_text(source)
     sys.path.insert(0, str(folder))
     return importlib.import_module("before_trainers.copy_decoding")
+
+
+def load_after() -> Any:
+    """The working tree's copy decoder (``decoding``), under the names the old ``copy_decoding`` module gave it."""
+    from ner_toolkit_trainers.decoding.decoder import CopyDecoder
+    from ner_toolkit_trainers.decoding.vocabulary import VocabTrie
+
+    return SimpleNamespace(CopyDecoder=CopyDecoder, VocabTrie=VocabTrie)
 
 
 class ForwardClock:
@@ -201,12 +210,12 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ner_toolkit.prompts import end_of_turn_id, prompt_ids
-    from ner_toolkit_trainers import copy_decoding as after
 
     torch.set_num_threads(args.threads)
     scratch = Path(tempfile.mkdtemp(prefix="bench_host_"))
     folder = Path(args.model) if args.model else tiny_qwen2(scratch / "tiny")
     before = load_before(args.before, scratch)
+    after = load_after()
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()

@@ -51,7 +51,9 @@ def main() -> None:
     import llguidance
     import llguidance.hf
     import llguidance.torch
-    from ner_toolkit_trainers.constrained import InlineGrammar, VocabTrie, allowed_tokens
+    from ner_toolkit_trainers.decoding.allowed import allowed_tokens
+    from ner_toolkit_trainers.decoding.grammar import InlineGrammar
+    from ner_toolkit_trainers.decoding.vocabulary import VocabTrie
     from ner_toolkit_trainers.models import load_tokenizer
     from ner_toolkit.prompts import end_of_turn_id
 

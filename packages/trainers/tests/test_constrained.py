@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 from ner_toolkit import CONLL2003_LABELS, Formatter, Span, plugins
 from ner_toolkit.spans import is_flat
 
-from ner_toolkit_trainers.constrained import InlineGrammar, VocabTrie, allowed_tokens
+from ner_toolkit_trainers.decoding.allowed import AllowedTokens, allowed_tokens
+from ner_toolkit_trainers.decoding.grammar import InlineGrammar
+from ner_toolkit_trainers.decoding.guesses import EntityMemory, Guess, draft
+from ner_toolkit_trainers.decoding.vocabulary import VocabTrie
 
 LABELS = [label.name for label in CONLL2003_LABELS]
 RUN = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -120,6 +123,33 @@ def test_advancing_over_a_token_equals_stepping_its_bytes(name: str, nested: boo
             states = reference.step(states, output[at])
 
 
+@pytest.mark.parametrize("name", ["bracketed", "xml"])
+@pytest.mark.parametrize("nested", [False, True])
+@RUN
+@given(data=st.data(), seed=st.integers(0, 2**32))
+def test_the_entities_a_rendering_closes_are_those_its_parse_gives(name: str, nested: bool, data: st.DataObject, seed: int) -> None:
+    """Read in pieces of any size, as tokens write it, a rendering closes exactly the spans the formatter parses from it."""
+    formatter = make(name, nested)
+    look_like_markup = data.draw(st.booleans())
+    tokens, _ = data.draw(sentences(nested, markup_like.filter(str.strip) if look_like_markup else word))  # words hold no space
+    grammar = InlineGrammar.for_formatter(formatter, tokens)
+    output = random_walk(grammar, random.Random(seed), markup=0.3).encode()
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(output) - 1)), max_size=len(output))))
+    states, closed = grammar.start(), []
+    for start, end in zip([0, *cuts], [*cuts, len(output)]):
+        found = grammar.closed(states, output[start:end])
+        if found is None:  # two readings of one text: only words that look like markup make them
+            assert look_like_markup, output
+            return
+        closed += found
+        states = grammar.advance(states, output[start:end])
+    assert grammar.accepting(states)
+    parsed = formatter.parse(output.decode(), tokens)
+    if look_like_markup and parsed.diagnostics:  # such words may keep the parser itself from reading it back
+        return
+    assert sorted(set(closed)) == [(span.start, span.end, span.label) for span in parsed.spans]
+
+
 def test_flat_means_one_open_entity_and_the_end_needs_everything_closed() -> None:
     grammar = InlineGrammar.for_formatter(make("bracketed"), ["EU", "rejects"])
     assert accepts(grammar, "[EU | ORG] rejects")
@@ -148,10 +178,10 @@ def test_literal_brackets_in_the_input_stay_text() -> None:
 def test_the_draft_is_the_input_copied_on() -> None:
     grammar = InlineGrammar.for_formatter(make("bracketed"), ["EU", "rejects", "German"])
     states = grammar.advance(grammar.start(), b"[EU")
-    assert grammar.draft(states) == b" rejects German | ORG]"  # with no guess, an open entity runs to the end
-    assert grammar.draft(grammar.advance(states, b" | OR")) == b"G] rejects German"
-    assert grammar.draft(grammar.advance(states, b" | ")) == b"ORG] rejects German"
-    assert grammar.draft(grammar.advance(grammar.start(), b"EU ")) == b"rejects German"
+    assert draft(grammar, states) == b" rejects German | ORG]"  # with no guess, an open entity runs to the end
+    assert draft(grammar, grammar.advance(states, b" | OR")) == b"G] rejects German"
+    assert draft(grammar, grammar.advance(states, b" | ")) == b"ORG] rejects German"
+    assert draft(grammar, grammar.advance(grammar.start(), b"EU ")) == b"rejects German"
 
 
 def test_the_trie_walk_finds_exactly_the_allowed_tokens() -> None:
@@ -171,23 +201,19 @@ def test_the_trie_walk_finds_exactly_the_allowed_tokens() -> None:
 
 
 def test_drafts_expect_the_entities_already_written() -> None:
-    from ner_toolkit_trainers.copy_decoding import EntityMemory
-
     memory = EntityMemory()
     memory.learn(["EU", "rejects", "New", "York"], [Span(0, 1, "ORG"), Span(2, 4, "LOC")])
     tokens = ["The", "EU", "and", "New", "York", "Times", "agree"]
     bracketed = InlineGrammar.for_formatter(make("bracketed"), tokens)
-    assert bracketed.draft(bracketed.start(), memory) == b"The [EU | ORG] and [New York | LOC] Times agree"
+    assert draft(bracketed, bracketed.start(), memory) == b"The [EU | ORG] and [New York | LOC] Times agree"
     # an entity the memory does not know runs on over capitalized words, labelled as its words were
     states = bracketed.advance(bracketed.start(), b"[The EU")
-    assert bracketed.draft(states, memory) == b" | ORG] and [New York | LOC] Times agree"
+    assert draft(bracketed, states, memory) == b" | ORG] and [New York | LOC] Times agree"
     xml = InlineGrammar.for_formatter(make("xml"), tokens)
-    assert xml.draft(xml.advance(xml.start(), b"The <"), memory) == b"ORG>EU</ORG> and <LOC>New York</LOC> Times agree"
+    assert draft(xml, xml.advance(xml.start(), b"The <"), memory) == b"ORG>EU</ORG> and <LOC>New York</LOC> Times agree"
 
 
 def test_allowed_sets_shared_across_sentences_are_the_walks_own() -> None:
-    from ner_toolkit_trainers.constrained import AllowedTokens
-
     pieces = ["E", "EU", "EU ", " ", " r", " rej", "ects", "rejects", " rejects", "[", "[E", " |", " | ", "ORG", " ORG",
               "]", "] ", "|", "R", "G", "O", "e", "j", "c", "t", "s", "U", " [", "r", "P", "L", "M", "I", "S", "C",
               " E", " EU", "rejects EU"]  # fmt: skip
@@ -216,9 +242,6 @@ def test_allowed_sets_shared_across_sentences_are_the_walks_own() -> None:
 @RUN
 @given(data=st.data())
 def test_the_memory_finds_where_plain_copying_stops_as_its_word_by_word_answers_do(pause_at_names: bool, data: st.DataObject) -> None:
-    from ner_toolkit_trainers.constrained import Guess
-    from ner_toolkit_trainers.copy_decoding import EntityMemory
-
     memory = EntityMemory(pause_at_names=pause_at_names)
     for _ in range(data.draw(st.integers(0, 4))):
         memory.learn(*data.draw(sentences(nested=False)))

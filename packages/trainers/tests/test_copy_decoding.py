@@ -8,8 +8,9 @@ import pytest
 from ner_toolkit import CONLL2003_LABELS, ModelSpec, plugins
 from ner_toolkit import read_conll
 
-from ner_toolkit_trainers.constrained import VocabTrie
-from ner_toolkit_trainers.copy_decoding import CopyDecoder, DraftSwitch
+from ner_toolkit_trainers.decoding.decoder import CopyDecoder
+from ner_toolkit_trainers.decoding.switch import DraftSwitch
+from ner_toolkit_trainers.decoding.vocabulary import VocabTrie
 from ner_toolkit_trainers.models import load_model, load_tokenizer
 from ner_toolkit.prompts import end_of_turn_id, prompt_ids
 from ner_toolkit_trainers.transformers_predictor import TransformersPredictor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ner_toolkit_trainers.copy_decoding import DraftSwitch
+from ner_toolkit_trainers.decoding.switch import DraftSwitch
 
 FIXED, PER_ROW, PER_DRAFT = 0.004, 1e-4, 2e-4  # seconds: a step, a row's pass, a draft token
 

@@ -21,6 +21,8 @@ from ner_toolkit.prompts import end_of_turn_id, prompt_ids
 
 from .models import load_model, load_tokenizer, pick_device
 
+PROBE_INPUT = "\x00"  # an input no sentence has: where a prompt of it leaves the others, their shared prefix ends
+
 
 class TransformersOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -47,11 +49,12 @@ class TransformersOptions(BaseModel):
     )
     pause_at_names: bool = Field(False, description="drafts stop before capitalized words not yet seen as entities")
     freeze_gc: bool = Field(
-        True,
+        False,
         json_schema_extra=RUNTIME_ONLY,
-        description="after loading, move what is alive to the garbage collector's permanent generation (gc.freeze, "
-        "as vLLM does): its full collections stop walking the loaded libraries (a fifth of copy decoding's host time on a CPU); "
-        "and pause the cyclic collector while a batch is copy-decoded (it runs between batches)",
+        description="for a process that does nothing but decode: change its garbage collector. After loading, move what "
+        "is alive to the permanent generation (gc.freeze, as vLLM does), so that full collections stop walking the "
+        "loaded libraries, and pause the cyclic collector while a batch is copy-decoded (it runs between batches). "
+        "Off by default: the host application (a web server, a spaCy pipeline) keeps its collector as it was",
     )
 
 
@@ -74,6 +77,7 @@ class _Loaded:
     end_of_turn: int
     stop_ids: list[int]
     trie: Any
+    decoder: Any = None  # the copy decoder, for every mode but plain ``generate``
 
 
 class TransformersPredictor(Predictor):
@@ -134,6 +138,22 @@ class TransformersPredictor(Predictor):
             for name, unused in ignored.items() if unused and name in given
         ]
 
+    @classmethod
+    def tagging_options(cls, options: dict[str, Any], formatter: Any) -> dict[str, Any]:
+        """The options a Tagger runs this predictor with, given a run's or an export's: quiet, and copying where it can.
+
+        ``progress`` is off unless given. Where ``decoding`` is not given it is ``speculative``
+        for an inline format (one that declares ``inline_markup``) and ``plain`` otherwise, with
+        the prefix cache on unless ``prefix_cache`` is given. The outputs are those of greedy
+        decoding either way; ``options`` is not changed.
+        """
+        tagging = dict(options)
+        tagging.setdefault("progress", False)
+        if "decoding" not in tagging:
+            tagging["decoding"] = "speculative" if formatter.inline_markup() is not None else "plain"
+            tagging.setdefault("prefix_cache", True)
+        return tagging
+
     def open(self) -> None:
         """Load the model (merging an adapter), the tokenizer and, once per tokenizer, its vocabulary tables."""
         if self._loaded is not None:
@@ -170,11 +190,13 @@ class TransformersPredictor(Predictor):
             stop_ids.update(newline_token_ids(tokenizer))
         trie = None
         if o.decoding != "plain":
-            from .constrained import VocabTrie
+            from .decoding.vocabulary import VocabTrie
 
             trie = VocabTrie.from_tokenizer(tokenizer)
         self.loads += 1
-        self._loaded = _Loaded(model, tokenizer, device, end_of_turn, sorted(i for i in stop_ids if i is not None), trie)
+        self._loaded = loaded = _Loaded(model, tokenizer, device, end_of_turn, sorted(i for i in stop_ids if i is not None), trie)
+        if o.decoding != "plain" or o.prefix_cache:
+            loaded.decoder = self._copy_decoder(loaded)
         if o.freeze_gc:
             gc.collect()
             gc.freeze()
@@ -187,7 +209,7 @@ class TransformersPredictor(Predictor):
         self._loaded = None
         if self.options.freeze_gc:
             gc.unfreeze()
-        gc.collect()
+        gc.collect()  # the model's memory, now rather than at some later collection
         if device.startswith("cuda"):
             import torch
 
@@ -236,23 +258,32 @@ class TransformersPredictor(Predictor):
             progress.update(len(batch))
         progress.close()
 
-    def _copy_decode(
-        self, examples: Sequence[Example], prompts: list[list[int]], input_lengths: list[int], progress: Any,
-    ) -> Iterator[tuple[int, str]]:
-        """Prefix caching, constrained or speculative decoding (``copy_decoding``)."""
-        from .copy_decoding import CopyDecoder
+    @property
+    def decoder(self) -> Any:
+        """The copy decoder that every ``generate`` call reuses (``None`` before ``open`` and for plain decoding)."""
+        return self._loaded.decoder if self._loaded is not None else None
+
+    def _copy_decoder(self, loaded: _Loaded) -> Any:
+        """The copy decoder of the loaded model: built once, so that its caches stay warm across calls."""
+        from .decoding.decoder import CopyDecoder
 
         o = self.options
-        loaded = self._loaded
-        assert loaded is not None
-        decoder = CopyDecoder(
+        probe = Example("probe", self.formatter.instruction(), PROBE_INPUT, "")
+        return CopyDecoder(
             loaded.model, loaded.tokenizer, self.formatter, decoding=o.decoding, prefix_cache=o.prefix_cache,
             batch_size=o.batch_size, draft_tokens=o.draft_tokens, pause_at_names=o.pause_at_names,
             adaptive_drafts=o.adaptive_drafts, end_of_turn=loaded.end_of_turn, stop_ids=loaded.stop_ids, trie=loaded.trie,
             pause_gc=o.freeze_gc,
+            prefix_probe=prompt_ids(loaded.tokenizer, probe, self.model.chat_template, self.model.system_prompt),
         )
+
+    def _copy_decode(
+        self, examples: Sequence[Example], prompts: list[list[int]], input_lengths: list[int], progress: Any,
+    ) -> Iterator[tuple[int, str]]:
+        """Prefix caching, constrained or speculative decoding, by the loaded model's copy decoder (``decoding``)."""
+        o = self.options
         caps = [o.max_new_tokens or int(o.new_tokens_per_input_token * n) + 16 for n in input_lengths]
-        yield from decoder.generate(prompts, examples, caps, on_batch=progress.update)
+        yield from self.decoder.generate(prompts, examples, caps, on_batch=progress.update)
         progress.close()
 
 
