@@ -108,15 +108,6 @@ class TransformersPredictor(Predictor):
         return [f"predictor.options.decoding: {decoding} decoding needs an inline format (bracketed, xml), not {recipe.format.name!r}"]
 
     @classmethod
-    def tagging_options(cls, options: dict[str, Any], formatter: Any) -> dict[str, Any]:
-        """Tag new text quietly and, unless the run chose a decoding, with speculative copying where the format allows it."""
-        options = {"progress": False, **options}
-        if "decoding" not in options:
-            options["decoding"] = "speculative" if formatter.inline_markup() is not None else "plain"
-            options.setdefault("prefix_cache", True)
-        return options
-
-    @classmethod
     def recipe_warnings(cls, recipe: Any) -> list[str]:
         """Options set in the recipe that the chosen decoding mode ignores."""
         given = recipe.predictor.options
