@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from ner_toolkit import CONLL2003_LABELS, Example, ModelSpec, plugins
-from ner_toolkit.conll import read_conll
+from ner_toolkit import read_conll
 from ner_toolkit.prompts import end_of_turn_id, prompt_ids
 
 from ner_toolkit_trainers.decoding.decoder import CopyDecoder

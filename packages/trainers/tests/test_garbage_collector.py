@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from ner_toolkit import CONLL2003_LABELS, Example, ModelSpec, plugins
-from ner_toolkit.conll import read_conll
+from ner_toolkit import read_conll
 
 from ner_toolkit_trainers.transformers_predictor import TransformersPredictor
 
