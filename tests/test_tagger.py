@@ -206,7 +206,7 @@ def test_a_run_an_export_and_the_bare_adapter_tag_alike(trained_run: Path, tiny_
         Tagger.load(trained_run / "model" / "adapter", format="bracketed", labels="conll2003", **options),
     ):
         with tagger:
-            outputs.append([s.output for s in tagger(TEXT).sentences])
+            outputs.append([p.output for p in tagger(TEXT).predictions])
             assert tagger.predictor.model.name_or_path == str(tiny_qwen2_dir)
     assert outputs[0] == outputs[1] == outputs[2]
 
