@@ -158,7 +158,7 @@ def test_every_launch_line_starts_the_command_line(source: str, command: str) ->
     subcommand = rest[0]
     result = subprocess.run([*program, subcommand, "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert f"Usage: " in result.stdout and f" {subcommand} " in result.stdout, (program, result.stdout)
+    assert "Usage: " in result.stdout and f" {subcommand} " in result.stdout, (program, result.stdout)
 
 
 def test_a_third_party_predictor_runs_in_a_recipe(conll: Path, tmp_path: Path) -> None:

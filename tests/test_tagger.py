@@ -121,7 +121,7 @@ def test_predict_writes_a_record_per_document_and_resumes(gazetteer_run: Path, t
     result = predict(gazetteer_run, "--input", notes, "--output", out)
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["id"] for r in records] == [f"{notes}:1", f"{notes}:3"]
+    assert [r["id"] for r in records] == ["notes.txt:1", "notes.txt:3"]
     assert records[0]["entities"] == [{"start": 0, "end": 7, "label": "PER", "text": "Hussain"},
                                       {"start": 31, "end": 38, "label": "LOC", "text": "England"}]
     assert records[0]["diagnostics"] == [] and records[0]["warnings"] == []
@@ -131,7 +131,7 @@ def test_predict_writes_a_record_per_document_and_resumes(gazetteer_run: Path, t
     write(notes, f"{TEXT}\n\nEssex beat Kent.\nHussain again.\n")
     result = predict(gazetteer_run, "--input", notes, "--output", out, "--resume")
     assert result.exit_code == 0 and "tagged 1 documents (2 already done)" in result.output
-    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [f"{notes}:{n}" for n in (1, 3, 4)]
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [f"notes.txt:{n}" for n in (1, 3, 4)]
 
 
 def test_predict_reads_stdin_and_writes_stdout(gazetteer_run: Path) -> None:
@@ -159,7 +159,7 @@ def test_bad_input_names_its_line_and_loses_nothing_before_it(
     result = predict(gazetteer_run, "-i", docs, "-o", out, "--input-format", input_format)
     assert result.exit_code == 1 and message in result.output, result.output
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [(r["id"], r["text"]) for r in records] == [(f"{docs}:1", "Hussain"), ("b", "Essex")]
+    assert [(r["id"], r["text"]) for r in records] == [("docs.jsonl:1", "Hussain"), ("b", "Essex")]
 
 
 def test_conll_in_and_out_round_trips_through_the_conll_reader(gazetteer_run: Path, conll: Path, tmp_path: Path) -> None:
@@ -220,7 +220,7 @@ def test_a_hub_adapter_is_named_with_its_base_and_loads_nothing_until_used() -> 
 
 def test_export_refuses_a_run_without_a_model_and_a_full_folder(gazetteer_run: Path, trained_run: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["export", str(gazetteer_run), str(tmp_path / "x")])
-    assert result.exit_code == 1 and "the run has no trained model yet" in result.output
+    assert result.exit_code == 1 and "the run trains no model" in result.output
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "file").write_text("x")
     result = CliRunner().invoke(cli, ["export", str(trained_run), str(tmp_path / "full")])

@@ -27,3 +27,10 @@ def test_what_the_run_says_is_kept_and_not_changed() -> None:
     assert TransformersPredictor.tagging_options({"prefix_cache": False}, formatter("xml")) == {
         "prefix_cache": False, "progress": False, "decoding": "speculative",
     }  # fmt: skip
+
+
+def test_the_options_a_run_was_scored_with_are_kept_but_for_the_progress_bar() -> None:
+    """A run that set no decoding mode was scored with plain decoding: its Tagger decodes plainly too."""
+    options = TransformersPredictor.tagging_options({"batch_size": 8}, formatter("bracketed"), scored=True)
+    assert options == {"batch_size": 8, "progress": False}
+    assert TransformersPredictor.Options.model_validate(options).decoding == "plain"

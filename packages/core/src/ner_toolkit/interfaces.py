@@ -39,6 +39,20 @@ def result_options(options: BaseModel) -> dict[str, Any]:
     return options.model_dump(mode="json", exclude=runtime)
 
 
+def path_options(options: type[BaseModel]) -> list[str]:
+    """The options typed ``Path`` (or ``Path | None``): files or folders whose contents, not names, a result depends on.
+
+    A run's stage records keep a digest of what such an option names, and its recipe the
+    absolute path, so editing the file redoes what it reaches and moving the run does not.
+    """
+    import typing
+
+    return [
+        name for name, field in options.model_fields.items()
+        if field.annotation is Path or Path in typing.get_args(field.annotation)
+    ]
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """Something a parser could not use or had to repair, e.g. ``unknown_label``.
@@ -303,8 +317,12 @@ class Predictor(Plugin, ABC):
         self.options = self.Options.model_validate(options)
 
     @classmethod
-    def tagging_options(cls, options: dict[str, Any], formatter: Formatter) -> dict[str, Any]:
-        """The options to tag new text with, given those a run or export saved; the default keeps them as they are."""
+    def tagging_options(cls, options: dict[str, Any], formatter: Formatter, scored: bool = False) -> dict[str, Any]:
+        """The options to tag new text with, given those a run, an export or the caller gives; the default keeps them.
+
+        ``scored``: the options are those a run or export was scored with, so that only
+        options that never change an output (``RUNTIME_ONLY``) may differ.
+        """
         return dict(options)
 
     def predict(self, sentences: Sequence[Sentence], examples: Sequence[Example] | None = None) -> Iterator[tuple[int, Prediction]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, order=True)
@@ -38,6 +38,8 @@ class Sentence:
     document_id: str | None = None
     offsets: tuple[tuple[int, int], ...] = ()
     """Each token's ``(start, end)`` characters in the text it was read from; empty for token-only corpora."""
+    source: str | None = field(default=None, compare=False)
+    """Where the sentence was read (``file:line``) when its id does not say: for error messages."""
 
     def __post_init__(self) -> None:
         for span in self.spans:

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from ner_toolkit import ModelSpec
+
+DEVICE = re.compile(r"auto|cpu|mps|(cuda|xpu|npu)(:\d+)?")
+
+
+def _device_name(value: str) -> str:
+    if not DEVICE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a device; expected auto, cpu, mps, cuda or cuda:N")
+    return value
+
+
+Device = Annotated[str, AfterValidator(_device_name)]
+"""A device option, checked when the recipe or command line is read, not when the model loads."""
 
 
 def _source(spec: ModelSpec) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The ``sft-lora`` trainer: TRL's SFTTrainer with a PEFT LoRA adapter (or full fine-tuning).
 
 Every setting of the reference configuration is an option. Checkpoints go to
-``<output>/checkpoints``; a rerun resumes from the last one. The result is a PEFT adapter
+``<output>/checkpoints``; a rerun resumes from the last one written whole. Options that
+change how it runs but not the model it gives (logging, saving, threads) are ``RUNTIME_ONLY``. The result is a PEFT adapter
 folder (``<output>/adapter``, with the tokenizer) that transformers + PEFT and vLLM load
 as it is, or a full model folder (``<output>/full`` or, merged, ``<output>/merged``).
 """
@@ -9,16 +10,18 @@ as it is, or a full model folder (``<output>/full`` or, merged, ``<output>/merge
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ner_toolkit import Example, ModelSpec, Trainer, hookimpl
+from ner_toolkit import RUNTIME_ONLY, Example, ModelSpec, Trainer, hookimpl
 from ner_toolkit.prompts import end_of_turn_id, training_rows
 
-from .models import load_model, load_tokenizer, pick_device
+from .checkpoints import last_whole_checkpoint
+from .models import Device, load_model, load_tokenizer, pick_device
 from .shared_prefix import shared_prefix_length, with_shared_prefix
 
 
@@ -50,14 +53,14 @@ class SFTLoRAOptions(BaseModel):
         "not with activation checkpointing, packing, FSDP or DeepSpeed)",
     )
     eval_steps: int | None = Field(None, ge=1, description="evaluate on the dev examples every N steps")
-    save_steps: int = Field(500, ge=1)
-    save_total_limit: int | None = 2
-    logging_steps: int = Field(10, ge=1)
+    save_steps: int = Field(500, ge=1, json_schema_extra=RUNTIME_ONLY)
+    save_total_limit: int | None = Field(2, json_schema_extra=RUNTIME_ONLY)
+    logging_steps: int = Field(10, ge=1, json_schema_extra=RUNTIME_ONLY)
     seed: int = 42
-    report_to: str | list[str] = "none"
+    report_to: str | list[str] = Field("none", json_schema_extra=RUNTIME_ONLY)
     merge: bool = Field(False, description="merge the adapter into the base model and save that too")
-    device: str = "auto"
-    threads: int | None = Field(None, ge=1, description="torch CPU threads")
+    device: Device = "auto"
+    threads: int | None = Field(None, ge=1, description="torch CPU threads", json_schema_extra=RUNTIME_ONLY)
 
 
 class SFTLoRATrainer(Trainer):
@@ -108,8 +111,10 @@ class SFTLoRATrainer(Trainer):
         eval_rows = rows(eval) if evaluating else []
         # bf16 on these CPUs trains several times slower than fp32: there it stays off
         trainer = self.build(model, tokenizer, train_rows, eval_rows, checkpoints, device, bf16=o.bf16 and device != "cpu")
-        resume = checkpoints.is_dir() and any(p.name.startswith("checkpoint-") for p in checkpoints.iterdir())
-        outcome = trainer.train(resume_from_checkpoint=True if resume else None)
+        resume, torn = last_whole_checkpoint(checkpoints)
+        for line in torn:
+            warnings.warn(f"train: {line}", stacklevel=1)
+        outcome = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
         if trainer.is_world_process_zero():
             shared = getattr(trainer, "shared_prefix_tokens", 0)
             metrics = {**outcome.metrics, "shared_prefix_tokens": shared, "examples": len(train_rows)}

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ner_toolkit import RUNTIME_ONLY, Example, Predictor, hookimpl
 from ner_toolkit.prompts import end_of_turn_id, prompt_ids
 
-from .models import load_model, load_tokenizer, pick_device
+from .models import Device, load_model, load_tokenizer, pick_device
 
 PROBE_INPUT = "\x00"  # an input no sentence has: where a prompt of it leaves the others, their shared prefix ends
 
@@ -32,7 +32,7 @@ class TransformersOptions(BaseModel):
     new_tokens_per_input_token: float = Field(2.0, gt=0, description="cap = this x input tokens + 16")
     stop_at_newline: bool = True
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    device: str = "auto"
+    device: Device = "auto"
     threads: int | None = Field(None, ge=1)
     progress: bool = Field(True, json_schema_extra=RUNTIME_ONLY)
     decoding: Literal["plain", "constrained", "speculative"] = Field(
@@ -130,17 +130,18 @@ class TransformersPredictor(Predictor):
         ]
 
     @classmethod
-    def tagging_options(cls, options: dict[str, Any], formatter: Any) -> dict[str, Any]:
-        """The options a Tagger runs this predictor with, given a run's or an export's: quiet, and copying where it can.
+    def tagging_options(cls, options: dict[str, Any], formatter: Any, scored: bool = False) -> dict[str, Any]:
+        """The options a Tagger runs this predictor with: quiet, and for a bare model copying where it can.
 
-        ``progress`` is off unless given. Where ``decoding`` is not given it is ``speculative``
-        for an inline format (one that declares ``inline_markup``) and ``plain`` otherwise, with
-        the prefix cache on unless ``prefix_cache`` is given. The outputs are those of greedy
-        decoding either way; ``options`` is not changed.
+        ``progress`` is off unless given. Options a run or export was ``scored`` with are kept
+        as they are, so it tags as it was scored (on a GPU, plain and speculative decoding can
+        differ in the last bits of a logit). Otherwise, where ``decoding`` is not given it is
+        ``speculative`` for an inline format (one that declares ``inline_markup``) and ``plain``
+        otherwise, with the prefix cache on unless ``prefix_cache`` is given. ``options`` is not changed.
         """
         tagging = dict(options)
         tagging.setdefault("progress", False)
-        if "decoding" not in tagging:
+        if not scored and "decoding" not in tagging:
             tagging["decoding"] = "speculative" if formatter.inline_markup() is not None else "plain"
             tagging.setdefault("prefix_cache", True)
         return tagging

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ from ..hookspecs import hookimpl
 from ..interfaces import Reader, Tokenizer
 from ..spans import Sentence, Span
 from ..textio import TextError, text_lines
+from .tokenizers import token_texts
 
 ENTITY_KEYS = ("entities", "spans", "label")
 
@@ -85,10 +87,19 @@ class JsonlReader(Reader):
         tokenizer = self.tokenizer()
         sentences: list[Sentence] = []
         changed: list[str] = []
+        first_line: dict[str, int] = {}
         try:
             for number, line in text_lines(path.read_bytes(), str(path)):
-                if line.strip():
-                    sentences.append(self._sentence(f"{path.name}:{number}", line, tokenizer, changed))
+                if not line.strip():
+                    continue
+                sentence = self._sentence(f"{path.name}:{number}", line, tokenizer, changed)
+                if sentence.id in first_line:
+                    raise JsonlFormatError(
+                        f"{path}:{number}: id {sentence.id!r} is given twice (lines {first_line[sentence.id]} and {number}); "
+                        "each record needs an id of its own (predictions are matched to sentences by id)"
+                    )
+                first_line[sentence.id] = number
+                sentences.append(replace(sentence, source=f"{path}:{number}"))
         except OSError as error:
             raise JsonlFormatError(f"{path}: cannot read: {error.strerror}") from None
         except TextError as error:
@@ -147,7 +158,7 @@ class JsonlReader(Reader):
         document = record.get("document_id")
         return Sentence(
             str(identifier) if identifier is not None else where,
-            tuple(text[s:e] for s, e in offsets),
+            token_texts(text, offsets),
             tuple(dict.fromkeys(spans)),
             str(document) if document is not None else None,
             tuple(offsets),

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -39,6 +41,26 @@ ABBREVIATION = re.compile(rf"(?:[A-Za-z]\.)+|(?:{ABBREVIATIONS})\.")
 """A token that ends in a dot but ends no sentence: U.S., J., Inc."""
 CLOSERS = frozenset({'"', "'", ")", "]"})
 OPENERS = frozenset({'"', "'", "(", "["})
+
+
+def token_texts(text: str, offsets: Sequence[tuple[int, int]]) -> tuple[str, ...]:
+    """Each token's text, composed (Unicode NFC): a model sees ``Müller`` however the text encodes it; offsets still index ``text``."""
+    return tuple(unicodedata.normalize("NFC", text[start:end]) for start, end in offsets)
+
+
+def _is_mark(character: str) -> bool:
+    return unicodedata.category(character).startswith("M")
+
+
+def keep_marks_with_letters(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join touching tokens that a combining mark split: decomposed text (NFD: ``Mu`` + U+0308 + ``ller``) tokenizes as composed does."""
+    joined: list[tuple[int, int]] = []
+    for start, end in spans:
+        if joined and joined[-1][1] == start and (_is_mark(text[start]) or (_is_mark(text[start - 1]) and text[start].isalnum())):
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return joined
 
 
 class WhitespaceTokenizer(Tokenizer):
@@ -86,7 +108,7 @@ class RegexTokenizer(Tokenizer):
             # a pattern may match whitespace; no token holds any
             for piece in re.finditer(r"\S+", text[start:end]):
                 spans.append((start + piece.start(), start + piece.end()))
-        return spans
+        return keep_marks_with_letters(text, spans)
 
     def sentences(self, text: str) -> list[list[tuple[int, int]]]:
         tokens = self.tokenize(text)

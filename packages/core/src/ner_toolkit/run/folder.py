@@ -12,14 +12,20 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
 from ..textio import write_json, write_text
 from .recipe import Recipe, RecipeError
+
+class RunFolderError(ValueError):
+    """A run folder that cannot give what was asked of it; the message names the folder or file."""
+
 
 RUN_FILES = ("recipe.yaml", "manifest.json", "stages.json", "data", "model", "predictions", "metrics", "reports")
 """What a run writes into its folder: all that ``--fresh`` removes."""
@@ -77,25 +83,56 @@ class RunFolder:
         write_text(self.recipe_path, yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
 
     def read_recipe(self) -> Recipe:
-        """The run's resolved recipe; an error names the file."""
+        """The run's resolved recipe; an error is one line naming the file and what is wrong."""
         try:
-            return Recipe.model_validate(yaml.safe_load(self.recipe_path.read_text(encoding="utf-8")))
-        except (ValueError, yaml.YAMLError) as error:
-            raise RecipeError(f"{self.recipe_path}: not a run's recipe: {error}") from None
+            tree = yaml.safe_load(self.recipe_path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise RecipeError(f"{self.recipe_path}: cannot read: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            raise RecipeError(f"{self.recipe_path}: not a run's recipe: not valid YAML{where}") from None
+        try:
+            return Recipe.model_validate(tree)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+            more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+            raise RecipeError(f"{self.recipe_path}: not a run's recipe: {field}: {first['msg']}{more}") from None
 
     def mark_trained(self, model: Path, seconds: float) -> None:
-        """Record that training finished and saved ``model``."""
-        write_json(self.trained_marker, {"path": str(model), "seconds": round(seconds, 1)})
+        """Record that training finished and saved ``model`` (kept relative to the folder, which may move)."""
+        inside = model.absolute().is_relative_to(self.root.absolute())
+        saved = Path(os.path.relpath(model.absolute(), self.root.absolute())) if inside else model.absolute()
+        write_json(self.trained_marker, {"path": saved.as_posix(), "seconds": round(seconds, 1)})
 
-    def trained_model(self) -> Path | None:
-        """The folder training saved (adapter or full weights), found even when the run folder moved; None before it finished."""
-        if not self.trained_marker.exists():
+    def trained_model(self, recipe: Recipe) -> Path | None:
+        """The folder the recipe's training saved (adapter or full weights); None when the recipe trains nothing or training has not finished."""
+        if recipe.trainer is None or not self.trained_marker.exists():
             return None
-        saved = Path(json.loads(self.trained_marker.read_text(encoding="utf-8"))["path"])
-        for candidate in (self.model_dir / saved.name, saved):
+        try:
+            record = json.loads(self.trained_marker.read_text(encoding="utf-8"))
+            saved = Path(record["path"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise RunFolderError(f"{self.trained_marker}: not a record of a finished training (no 'path': {error})") from None
+        # a record written before paths were kept relative to the folder names it by absolute or working-directory path
+        for candidate in (self.root / saved, self.model_dir / saved.name, saved):
             if candidate.is_dir():
                 return candidate
-        raise FileNotFoundError(f"{self.trained_marker} names {saved}, which is not there (nor {self.model_dir / saved.name})")
+        raise RunFolderError(f"{self.trained_marker} names {saved}, which is not there")
+
+    def served_model(self, recipe: Recipe) -> Path | None:
+        """The trained model a run's predictions were made with; None when the recipe trains nothing (the base model).
+
+        A run whose training has not finished has no model to serve: that is an error, not the base model.
+        """
+        trained = self.trained_model(recipe)
+        if trained is None and recipe.trainer is not None:
+            raise RunFolderError(
+                f"{self.root}: training has not finished (no {self.trained_marker.relative_to(self.root)}); "
+                f"finish it with `ner-toolkit run {self.recipe_path}` before tagging with this run"
+            )
+        return trained
 
     def clear(self) -> None:
         """Remove what a run wrote (``--fresh``); other files in the folder stay."""

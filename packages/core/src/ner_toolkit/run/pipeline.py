@@ -15,11 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from .. import plugins
-from ..interfaces import Example, Formatter, Prediction, Predictor, Trainer, result_options
+from ..interfaces import Example, Formatter, Prediction, Predictor, Trainer, path_options, result_options
 from ..spans import Sentence
 from ..textio import write_json
 from . import parallel
-from .components import load_split, make_formatter, make_predictor, make_reader, make_scorers, make_trainer, nested_problem
+from .components import (
+    load_split,
+    make_formatter,
+    make_predictor,
+    make_reader,
+    make_scorers,
+    make_trainer,
+    nested_problem,
+    with_absolute_paths,
+)
 from .folder import RunFolder
 from .manifest import manifest
 from .parallel import World
@@ -27,7 +36,7 @@ from .predictions import prediction_line, read_predictions
 from .recipe import SPLITS, ComponentConfig, Recipe
 from .reports import write_report
 from .scoring import score
-from .stages import Stages, file_sha256
+from .stages import Stage, Stages
 
 Log = Callable[[str], None]
 
@@ -110,47 +119,105 @@ def _dump(config: Any) -> Any:
     return None if config is None else config.model_dump(mode="json")
 
 
-def _component(kind: plugins.Kind, config: ComponentConfig) -> dict[str, Any]:
+Digest = Callable[[Path], str]
+
+
+def _component(kind: plugins.Kind, config: ComponentConfig, digest: Digest) -> dict[str, Any]:
     """A component as a stage input: its name, its options with defaults filled in, its distribution and version.
 
-    Options marked ``RUNTIME_ONLY`` are left out: changing them redoes nothing.
+    Options marked ``RUNTIME_ONLY`` are left out: changing them redoes nothing. An option
+    typed ``Path`` is there by the digest of what it names, so editing that file redoes
+    what it reaches and moving it does not.
     """
     component = plugins.manager().component(kind, config.name)
-    options = result_options(component.cls.Options.model_validate(config.options))
+    validated = component.cls.Options.model_validate(config.options)
+    options = result_options(validated)
+    for name in path_options(component.cls.Options):
+        value = getattr(validated, name)
+        if name in options and value is not None and Path(value).exists():
+            options[name] = {"digest": digest(Path(value))}
     return {**_dump(config), "options": options, "plugin": component.distribution}
 
 
-def _split_inputs(recipe: Recipe, split: str, data_hash: str) -> dict[str, Any]:
+def _model_inputs(recipe: Recipe, digest: Digest) -> Any:
+    """The base model as a stage input: a local folder by the digest of its files, a hub model by name and revision."""
+    if recipe.model is None:
+        return None
+    inputs = _dump(recipe.model)
+    local = Path(recipe.model.resolved_path())
+    if local.exists():
+        del inputs["name_or_path"], inputs["package"]
+        inputs["digest"] = digest(local)
+    return inputs
+
+
+def _split_inputs(recipe: Recipe, split: str, digest: Digest) -> dict[str, Any]:
     """What a split's examples depend on: the data file and reader, the limit, the format and labels."""
+    path = recipe.data.path(split)
+    assert path is not None
     return {
-        "file": data_hash,
-        "reader": _component("reader", recipe.data.reader),
+        "file": digest(path),
+        "reader": _component("reader", recipe.data.reader, digest),
         "limit": recipe.data.limit.get(split),
-        "format": _component("format", recipe.format),
+        "format": _component("format", recipe.format, digest),
         "labels": [label.to_json() for label in recipe.labels],
+        # present only when set, so that the fingerprints of runs from before these options stay as they were
+        **({"label_map": dict(recipe.data.label_map)} if recipe.data.label_map else {}),
+        **({"unknown_labels": recipe.data.unknown_labels} if recipe.data.unknown_labels != "error" else {}),
     }
+
+
+def plan_stages(
+    recipe: Recipe, folder: RunFolder, examples: dict[str, list[Example]], trainer: Trainer | None, digest: Digest
+) -> list[Stage]:
+    """Every stage the recipe asks for, with its inputs and outputs, computed before anything is written.
+
+    A stage's inputs hold the fingerprint of the stage it reads from, so a change reaches every stage after it.
+    """
+    planned: list[Stage] = []
+    render: dict[str, str] = {}
+    for split in SPLITS:
+        if recipe.data.path(split) is None:
+            planned.append(Stage(f"render:{split}", {"split": None}, tuple(folder.split_outputs(split))))
+            continue
+        stage = Stage(f"render:{split}", _split_inputs(recipe, split, digest), (folder.examples(split),))
+        render[split] = stage.key
+        planned.append(stage)
+    model: Any = _model_inputs(recipe, digest)
+    if trainer is not None and recipe.trainer is not None:
+        reads_dev = trainer.reads_eval() and bool(examples.get("dev"))
+        stage = Stage(
+            "train",
+            {"train": render.get("train"), "dev": render.get("dev") if reads_dev else None, "model": model,
+             "trainer": _component("trainer", recipe.trainer, digest)},
+            (folder.model_dir,),
+        )
+        model = stage.key
+        planned.append(stage)
+    if recipe.predictor is not None:
+        predictor = _component("predictor", recipe.predictor, digest)
+        for split in ("dev", "test"):
+            if examples.get(split):
+                path = folder.predictions(split)
+                outputs = (path, *parallel.shards(path), folder.metrics(split), *folder.reports(split))
+                planned.append(Stage(f"predict:{split}", {"examples": render[split], "model": model, "predictor": predictor}, outputs))
+    return planned
 
 
 def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, Any]:
     """Run every stage the recipe asks for; return the metrics by split.
 
-    Under a data-parallel launch every process trains and predicts its share of each
-    split; only the main one writes the run's files, merges the predictions and scores.
+    Everything is read, rendered and validated before the output folder changes: a rerun
+    that fails on its data or its plugins' options leaves the folder as it was. Under a
+    data-parallel launch every process trains and predicts its share of each split; only
+    the main one writes the run's files, merges the predictions and scores.
     """
     folder = RunFolder(recipe.output_dir)
     world = World.from_environment()
     main = world.main
     if not main:
         log = _ranked
-    if fresh and main:
-        folder.clear()
-        log(f"fresh: removed the earlier run's files from {folder.root}")
-    folder.root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    stages = Stages(folder.root, log, write=main)
-    if main:
-        folder.write_recipe(recipe)
-        write_json(folder.manifest_path, manifest(recipe))
 
     reader = make_reader(recipe)
     splits = {split: load_split(recipe, split, reader) for split in SPLITS}
@@ -159,41 +226,42 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
     problem = nested_problem(formatter, splits)
     if problem:
         raise ValueError(problem)
+    examples = {split: render_split(formatter, splits[split]) for split in SPLITS if recipe.data.path(split) is not None}
+    trainer = make_trainer(recipe) if recipe.trainer is not None else None
+    scorers = make_scorers(recipe) if recipe.predictor is not None else []
+    predictor = make_predictor(recipe, formatter, None) if recipe.predictor is not None else None
 
-    examples: dict[str, list[Example]] = {}
-    keys: dict[str, str] = {}
-    for split in SPLITS:
-        path = recipe.data.path(split)
-        if path is None:
-            stages.begin(f"render:{split}", {"split": None}, folder.split_outputs(split))
-            continue
-        keys[split] = stages.begin(f"render:{split}", _split_inputs(recipe, split, file_sha256(path)), [folder.examples(split)])
-        examples[split] = render_split(formatter, splits[split])
-        if main:
-            write_alpaca(folder.examples(split), examples[split])
+    if fresh and main:
+        folder.clear()
+        log(f"fresh: removed the earlier run's files from {folder.root}")
+    stages = Stages(folder.root, log, write=main)
+    plan = plan_stages(recipe, folder, examples, trainer, stages.digest)
+
+    def describe_plan() -> None:
+        folder.write_recipe(with_absolute_paths(recipe))
+        write_json(folder.manifest_path, manifest(recipe))
+
+    if main:
+        folder.root.mkdir(parents=True, exist_ok=True)
+    stages.commit(plan, describe_plan)
+    if main:
+        for split, rendered in examples.items():
+            write_alpaca(folder.examples(split), rendered)
     log(f"render: {recipe.format.name} examples in {folder.examples('test').parent}")
 
     model_dir: Path | None = None
-    model_key: Any = _dump(recipe.model)
-    if recipe.trainer is not None:
-        trainer = make_trainer(recipe)
+    if trainer is not None:
         dev = examples.get("dev", []) if trainer.reads_eval() else []
-        model_key = stages.begin(
-            "train",
-            {"train": keys.get("train"), "dev": keys.get("dev") if dev else None, "model": _dump(recipe.model),
-             "trainer": _component("trainer", recipe.trainer)},
-            [folder.model_dir],
-        )
         model_dir = train(recipe, trainer, examples.get("train", []), dev, folder, main, log)
         del trainer
         gc.collect()
 
     results: dict[str, Any] = {}
-    if recipe.predictor is None:
+    if predictor is None:
         log("predict: no predictor in the recipe; stopping after render")
         return results
-    scorers = make_scorers(recipe)
-    predictor = make_predictor(recipe, formatter, model_dir)
+    if model_dir is not None:
+        predictor = make_predictor(recipe, formatter, model_dir)
     opened: list[float] = []
 
     def loaded() -> Predictor:
@@ -205,16 +273,14 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
             log(f"predict: {predictor.name} predictor loaded in {opened[0]:.1f} s")
         return predictor
 
-    predictor_inputs = _component("predictor", recipe.predictor)
+    keys = {stage.name: stage.key for stage in plan}
     try:
         for split in ("dev", "test"):
-            if split not in examples or not examples[split]:
+            if not examples.get(split):
                 continue
             path = folder.predictions(split)
-            stale = [path, *parallel.shards(path), folder.metrics(split), *folder.reports(split)]
-            key = stages.begin(f"predict:{split}", {"examples": keys[split], "model": model_key, "predictor": predictor_inputs}, stale)
             order = [s.id for s in splits[split]]
-            token = parallel.begin(path, world, key, order) if world.size > 1 else ""
+            token = parallel.begin(path, world, keys[f"predict:{split}"], order) if world.size > 1 else ""
             predictions = predict_split(loaded, splits[split], examples[split], path, log, world, token)
             if not main:
                 continue
@@ -233,7 +299,7 @@ def train(
 ) -> Path:
     """Train, or find the model a finished training left; ``close`` frees the trainer's model before prediction."""
     assert recipe.model is not None
-    done = folder.trained_model()
+    done = folder.trained_model(recipe)
     if done is not None:
         log(f"train: done already ({done})")
         return done

@@ -2,7 +2,8 @@
 
 A recipe is validated in full before any work starts, plugin options included. String
 values may use ``${VAR}`` or ``${VAR:-default}`` to read the environment. Relative paths
-are relative to the working directory.
+are relative to the working directory; the copy a run writes into its folder has them
+absolute, and that copy always runs into the folder it is in.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -52,6 +53,12 @@ class DataConfig(_Strict):
     dev: str | None = None
     test: str | None = None
     limit: dict[str, int] = Field(default_factory=dict, description="first N sentences of a split")
+    label_map: dict[str, str | None] = Field(
+        default_factory=dict, description="a corpus label to the recipe's label it stands for (null: drop its entities)"
+    )
+    unknown_labels: Literal["error", "drop"] = Field(
+        "error", description="an entity label neither in labels nor in label_map: stop with an error naming it, or drop the entity"
+    )
 
     @field_validator("reader", mode="before")
     @classmethod
@@ -253,9 +260,19 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
     except RecipeError as error:
         raise RecipeError(f"{source}: {error}") from None
     try:
-        return Recipe.model_validate(tree)
+        recipe = Recipe.model_validate(tree)
     except ValidationError as error:
         raise RecipeError(format_validation_error(source, error)) from None
+    if _in_run_folder(path) and not any(override.startswith("output_dir=") for override in overrides):
+        recipe = recipe.model_copy(update={"output_dir": path.parent})
+    return recipe
+
+
+def _in_run_folder(path: Path) -> bool:
+    """Whether ``path`` is the recipe a run wrote into its folder: rerun, it runs into that folder, wherever it was moved."""
+    from .stages import RECORD
+
+    return path.name == "recipe.yaml" and (path.parent / RECORD).is_file()
 
 
 def validate_components(recipe: Recipe, source: str) -> list[str]:

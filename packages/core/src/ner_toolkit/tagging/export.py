@@ -39,9 +39,10 @@ def export(run: Path, out: Path) -> Path:
     if not RunFolder.holds_run(run):
         raise ValueError(f"{run}: not a run folder (no recipe.yaml)")
     recipe = folder.read_recipe()
-    model_dir = folder.trained_model()
-    if model_dir is None or recipe.model is None:
-        raise ValueError(f"{run}: the run has no trained model yet (no model/trained.json); run its recipe to the end first")
+    if recipe.trainer is None or recipe.model is None:
+        raise ValueError(f"{run}: the run trains no model (trainer: null); its model is the base model, export that instead")
+    model_dir = folder.served_model(recipe)
+    assert model_dir is not None
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out}: exists and is not empty; export into a new folder")
     shutil.copytree(model_dir, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoint-*", "training_args.bin"))

@@ -9,6 +9,7 @@ labels unless the caller says otherwise.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ class ModelSettings:
     instruction: str | None = None
     predictor: str = "transformers"
     predictor_options: dict[str, Any] = field(default_factory=dict)
+    scored: bool = False
+    """The predictor options are those the model was scored with (a run's or an export's): tagging keeps them."""
 
 
 def from_run(folder: Path) -> ModelSettings:
@@ -45,13 +48,14 @@ def from_run(folder: Path) -> ModelSettings:
     predictor = recipe.predictor
     return ModelSettings(
         model=recipe.model.spec(),
-        adapter=run.trained_model(),
+        adapter=run.served_model(recipe),
         format=recipe.format.name,
         format_options=dict(recipe.format.options),
         labels=recipe.label_set(),
         instruction=recipe.format.instruction,
         predictor=predictor.name if predictor else "transformers",
         predictor_options=dict(predictor.options) if predictor else {},
+        scored=predictor is not None,
     )
 
 
@@ -76,6 +80,7 @@ def from_export(folder: Path) -> ModelSettings:
         instruction=meta.get("instruction"),
         predictor=predictor["name"],
         predictor_options=dict(predictor.get("options", {})),
+        scored="predictor" in meta,
     )
 
 
@@ -87,11 +92,41 @@ def from_model(source: str, base: str | None = None) -> ModelSettings:
     return ModelSettings(model=ModelSpec(base or source), adapter=source if base else None)
 
 
+class NoSuchModel(ValueError):
+    """A model argument that names no run, exported folder, model folder or model name."""
+
+
+MODEL_FILES = ("config.json", "adapter_config.json")
+HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
 def model_settings(source: str | Path, base: str | None = None) -> ModelSettings:
-    """The settings of a run folder, an exported folder, or a bare model or adapter, whichever ``source`` is."""
+    """The settings of a run folder, an exported folder, or a bare model or adapter, whichever ``source`` is.
+
+    A folder that is none of these, or a path that does not exist, is an error here, before
+    any model loads; a name that is no path is taken as a model hub name.
+    """
     folder = Path(source)
-    if RunFolder.holds_run(folder):
-        return from_run(folder)
-    if (folder / EXPORT_FILE).is_file():
-        return from_export(folder)
+    if folder.is_dir():
+        if RunFolder.holds_run(folder):
+            return from_run(folder)
+        if (folder / EXPORT_FILE).is_file():
+            return from_export(folder)
+        if not any((folder / name).is_file() for name in MODEL_FILES):
+            raise NoSuchModel(
+                f"{source}: no such run or model (a folder without recipe.yaml, {EXPORT_FILE}, {' or '.join(MODEL_FILES)})"
+            )
+    elif folder.exists():
+        raise NoSuchModel(f"{source}: no such run or model (a file, not a folder)")
+    elif _looks_like_a_path(str(source)) or not HUB_NAME.fullmatch(str(source)):
+        raise NoSuchModel(f"{source}: no such run or model (no such folder, and not a model hub name such as Qwen/Qwen2.5-7B)")
     return from_model(str(source), base)
+
+
+def _looks_like_a_path(source: str) -> bool:
+    """Absolute, relative to ``.``, ``..`` or ``~``, deeper than ``org/name``, or inside a folder that exists here."""
+    path = Path(source)
+    return (
+        path.is_absolute() or source.startswith((".", "~")) or "\\" in source or len(path.parts) > 2
+        or (len(path.parts) == 2 and Path(path.parts[0]).is_dir())
+    )

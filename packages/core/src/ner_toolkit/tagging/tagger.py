@@ -27,6 +27,7 @@ from .. import plugins
 from ..interfaces import Formatter, Prediction, Predictor, Tokenizer
 from ..labels import LabelSpec, label_set
 from ..run.components import build_formatter, build_predictor
+from ..corpus.tokenizers import token_texts
 from ..spans import Sentence
 from .loading import model_settings
 
@@ -172,7 +173,7 @@ class Tagger:
         name = predictor or settings.predictor
         options = {**settings.predictor_options, **predictor_options} if name == settings.predictor else dict(predictor_options)
         predictor_cls = plugins.get_predictor(name)
-        options = predictor_cls.tagging_options(options, formatter)
+        options = predictor_cls.tagging_options(options, formatter, scored=settings.scored and name == settings.predictor)
         if batch_size is not None and "batch_size" in predictor_cls.Options.model_fields:
             options["batch_size"] = batch_size
         made = build_predictor(name, spec, settings.adapter, formatter, options)  # type: ignore[arg-type]
@@ -258,7 +259,7 @@ class Tagger:
                     f"{self.max_tokens}; it was cut into {len(pieces)} pieces (an entity across a cut is lost)"
                 )
             for piece in pieces:
-                tokens = tuple(tokenized.text[s:e] for s, e in piece)
+                tokens = token_texts(tokenized.text, piece)
                 document.sentences.append(Sentence(f"{name}:{len(document.sentences)}", tokens, (), None, piece))
         return document
 
