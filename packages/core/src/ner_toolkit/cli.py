@@ -15,7 +15,7 @@ from . import plugins
 from .corpus.conll import CoNLLFormatError, corpus_stats
 from .errors import DEBUG_ENV, reported
 from .run import evaluate as evaluate_lib
-from .run.components import load_split, make_formatter, make_reader, make_scorers
+from .run.components import load_split, make_formatter, make_reader, make_scorers, read_sentences
 from .run.evaluate import REPORT_FILES, evaluate_outputs, evaluation_recipe, summary_lines, write_reports
 from .run.recipe import ComponentConfig, DataConfig, Recipe, RecipeError, check_paths, load_recipe, validate_components
 from .schemes import Scheme
@@ -159,9 +159,9 @@ def evaluate(
         recipe = evaluation_recipe(recipe_path, reader, format_name, labels, scorer_names, scheme, docstart)
         limit = None
         if gold is not None:
-            sentences = make_reader(recipe).read(gold)
+            sentences = read_sentences(recipe, gold, check_labels=False)
         elif recipe_path is not None and recipe.data.path(split) is not None:
-            sentences = load_split(recipe, split)
+            sentences = load_split(recipe, split, check_labels=False)
             limit = recipe.data.limit.get(split)
         else:
             raise click.UsageError("give the gold file with --gold, or a recipe whose data names the split")
@@ -190,13 +190,14 @@ def evaluate(
 @click.option("--input-format", type=click.Choice(["text", "jsonl", "conll"]), default="text", show_default=True,
               help="text: a document per line; jsonl: {\"text\", \"id\"?} per line; conll: tokenized sentences.")
 @click.option("--output-format", type=click.Choice(["jsonl", "conll"]), default="jsonl", show_default=True)
-@click.option("--resume", is_flag=True, help="Skip the documents the output (jsonl) already holds.")
+@click.option("--resume", is_flag=True,
+              help="Continue an output (jsonl) this command began on the same input with the same model and settings.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Sentences decoded together, across documents. [default: the run's]")
 @click.option("--base", help="Base model of a PEFT adapter named by MODEL (when MODEL is not a run or export folder).")
 @click.option("--format", "format_name", help="Output format the model answers in. [default: the run's]")
 @click.option("--labels", help="Comma-separated labels, or conll2003. [default: the run's]")
 @click.option("--tokenizer", default="regex", show_default=True, help="Tokenizer plugin for raw text.")
-@click.option("--max-tokens", type=int, default=256, show_default=True, help="Longer sentences are cut, with a warning.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=256, show_default=True, help="Longer sentences are cut, with a warning.")
 @click.option("--device", help="Device for the model, e.g. cpu, cuda:1. [default: a GPU when there is one]")
 def predict(
     model: str, input_path: str, output_path: str, input_format: str, output_format: str, resume: bool, batch_size: int | None,
@@ -216,11 +217,13 @@ def predict(
     from .tagging.tagger import Tagger
 
     with reported(*EXPECTED_ERRORS, InputError):
+        output = None if output_path == "-" else Path(output_path)
+        if output is not None and input_path != "-" and output.resolve() == Path(input_path).resolve():
+            raise InputError(f"{output} is the input file; write the output to another file")
         data = sys.stdin.buffer.read() if input_path == "-" else Path(input_path).read_bytes()
         options = {"device": device} if device else {}
         tagger = Tagger.load(model, base=base, format=format_name, labels=labels, tokenizer=tokenizer,
                              max_tokens=max_tokens, batch_size=batch_size, **options)
-        output = None if output_path == "-" else Path(output_path)
         try:
             counts = run_predict(tagger, "stdin" if input_path == "-" else input_path, data, output, input_format,  # type: ignore[arg-type]
                                  output_format, resume)  # type: ignore[arg-type]
@@ -237,14 +240,14 @@ def predict(
 @cli.command()
 @click.argument("model", metavar="MODEL")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
-@click.option("--port", type=int, default=8000, show_default=True)
-@click.option("--token", envvar="NER_TOOLKIT_TOKEN", help="Require 'Authorization: Bearer TOKEN' on every request (also: NER_TOOLKIT_TOKEN).")
-@click.option("--max-batch-size", type=int, default=32, show_default=True,
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--token", help="Require 'Authorization: Bearer TOKEN' on every request but /health (also: NER_TOOLKIT_TOKEN).")
+@click.option("--max-batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Sentences decoded together, from the texts of concurrent requests.")
-@click.option("--max-wait-ms", type=float, default=10.0, show_default=True, help="How long a batch waits for more requests.")
-@click.option("--max-texts", type=int, default=64, show_default=True, help="Texts one request may send.")
-@click.option("--max-chars", type=int, default=20_000, show_default=True, help="Characters one text may have.")
-@click.option("--max-body-bytes", type=int, default=1_000_000, show_default=True, help="Larger request bodies get 413.")
+@click.option("--max-wait-ms", type=click.FloatRange(min=0), default=10.0, show_default=True, help="How long a batch waits for more requests.")
+@click.option("--max-texts", type=click.IntRange(min=1), default=64, show_default=True, help="Texts one request may send.")
+@click.option("--max-chars", type=click.IntRange(min=1), default=20_000, show_default=True, help="Characters one text may have.")
+@click.option("--max-body-bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True, help="Larger request bodies get 413.")
 @click.option("--base", help="Base model of a PEFT adapter named by MODEL.")
 @click.option("--format", "format_name", help="Output format the model answers in. [default: the run's]")
 @click.option("--labels", help="Comma-separated labels, or conll2003. [default: the run's]")
@@ -260,14 +263,15 @@ def serve(
       ner-toolkit serve runs/quickstart --port 8000
       curl -s localhost:8000/v1/tag -H 'content-type: application/json' -d '{"text": "EU rejects German call"}'
     """
-    from .tagging.serve import Limits, serve as run_server
+    from .tagging.serve import TOKEN_ENV, Limits, checked_token, serve as run_server
     from .tagging.tagger import Tagger
 
     with reported(*EXPECTED_ERRORS):
+        token = checked_token(token if token is not None else os.environ.get(TOKEN_ENV))
         options: dict[str, object] = {"device": device} if device else {}
         tagger = Tagger.load(model, base=base, format=format_name, labels=labels, batch_size=max_batch_size, **options)
     limits = Limits(max_batch_size, max_wait_ms, max_texts, max_chars, max_body_bytes)
-    run_server(tagger, host, port, limits, token or None)
+    run_server(tagger, host, port, limits, token)
 
 
 @cli.command(name="export")

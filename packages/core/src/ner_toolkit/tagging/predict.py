@@ -9,7 +9,8 @@ line before each document, readable by the ``conll`` reader).
 Every input line is checked before the model loads; a bad line (a record without
 ``text``, invalid UTF-8, binary data) is an error naming it, raised after the documents
 before it have been tagged and written. Output is appended as documents finish; with
-``--resume`` a rerun skips the documents already in the output.
+``--resume`` a rerun continues an output made from the same input, model and settings
+(``provenance``), and touches no other file.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from ..corpus.conll import write_conll
-from ..run.predictions import complete_lines
 from ..spans import DOCSTART, Sentence
 from ..textio import TextError, text_lines
+from .provenance import DIGESTS, differences, made_from, read_record, record_path, write_record
 from .tagger import Document, Tagger, Tokenized
 
 InputFormat = Literal["text", "jsonl", "conll"]
@@ -52,18 +53,22 @@ def _lines(data: bytes, name: str) -> Iterator[tuple[int, str | InputError]]:
         yield error.line, InputError(str(error))
 
 
-def read_items(data: bytes, name: str, input_format: InputFormat) -> tuple[list[Item], InputError | None]:
-    """The documents of an input, and the error that stopped reading it (None when all was read)."""
+def read_items(data: bytes, name: str, input_format: InputFormat, prefix: str | None = None) -> tuple[list[Item], InputError | None]:
+    """The documents of an input, and the error that stopped reading it (None when all was read).
+
+    Errors name the input as ``name``; a document without an id of its own is ``PREFIX:LINE`` (default: ``name``).
+    """
     items: list[Item] = []
+    prefix = name if prefix is None else prefix
     if input_format == "conll":
-        return _conll_items(data, name)
+        return _conll_items(data, name, prefix)
     for number, line in _lines(data, name):
         if isinstance(line, InputError):
             return items, line
         if not line.strip():
             continue
         if input_format == "text":
-            items.append(Item(f"{name}:{number}", line))
+            items.append(Item(f"{prefix}:{number}", line))
             continue
         try:
             record = json.loads(line)
@@ -72,11 +77,11 @@ def read_items(data: bytes, name: str, input_format: InputFormat) -> tuple[list[
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             return items, InputError(f"{name}:{number}: expected an object with a string 'text', got {line.strip()[:60]}")
         identifier = record.get("id")
-        items.append(Item(str(identifier) if identifier is not None else f"{name}:{number}", record["text"]))
+        items.append(Item(str(identifier) if identifier is not None else f"{prefix}:{number}", record["text"]))
     return items, None
 
 
-def _conll_items(data: bytes, name: str) -> tuple[list[Item], InputError | None]:
+def _conll_items(data: bytes, name: str, prefix: str) -> tuple[list[Item], InputError | None]:
     """Documents of a CoNLL file (between ``-DOCSTART-`` lines), their sentences tokenized as given."""
     items: list[Item] = []
     sentences: list[tuple[str, ...]] = []
@@ -89,7 +94,7 @@ def _conll_items(data: bytes, name: str) -> tuple[list[Item], InputError | None]
             sentences.append(tuple(tokens))
             tokens.clear()
         if sentences:
-            items.append(Item(f"{name}:{first}", "\n".join(" ".join(s) for s in sentences), tuple(sentences)))
+            items.append(Item(f"{prefix}:{first}", "\n".join(" ".join(s) for s in sentences), tuple(sentences)))
             sentences.clear()
 
     for number, line in _lines(data, name):
@@ -113,9 +118,33 @@ def _conll_items(data: bytes, name: str) -> tuple[list[Item], InputError | None]
     return items, error
 
 
-def done_ids(path: Path) -> set[str]:
-    """Ids of the documents a JSONL output already holds; a torn last line (a killed run) is cut off."""
-    return {json.loads(raw)["id"] for raw in complete_lines(path)}
+def resumable(output: Path, record: dict[str, Any], items: list[Item], data: bytes) -> int:
+    """How many documents ``output`` holds already, proven this command's work on this input; an error otherwise.
+
+    The output must have the record of what it was made from beside it, made from the same,
+    and hold the first documents of the input in order; a torn last line (a killed run) is cut off.
+    """
+    keep = f"it is left as it is: choose another --output, or remove it and {record_path(output).name} to start over"
+    recorded = read_record(output)
+    if recorded is None:
+        raise InputError(f"{output}: not written by `ner-toolkit predict` (no {record_path(output).name} beside it); {keep}")
+    changed = differences(recorded, record, data)
+    if changed:
+        raise InputError(f"{output}: made from another {', '.join(changed[:4])}{' and more' if len(changed) > 4 else ''}; {keep}")
+    written = output.read_bytes()
+    *complete, torn = written.split(b"\n")
+    for number, raw in enumerate(complete, start=1):
+        try:
+            identifier = json.loads(raw)["id"]
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{output}:{number}: not a record of `ner-toolkit predict`; {keep}") from None
+        if number > len(items) or items[number - 1].id != identifier:
+            expected = repr(items[number - 1].id) if number <= len(items) else "no document"
+            raise InputError(f"{output}:{number}: holds document {identifier!r} where the input has {expected}; {keep}")
+    if torn:
+        with output.open("r+b") as handle:
+            handle.truncate(len(written) - len(torn))
+    return len(complete)
 
 
 def write_document(handle: IO[str], document: Document, output_format: OutputFormat) -> None:
@@ -141,18 +170,24 @@ def predict(
 ) -> dict[str, int]:
     """Tag every document of ``data`` into ``output`` (None: stdout); counts of what was done. Raises the input's first error last.
 
-    ``batch_size`` is the number of sentences decoded together (default: the tagger's).
+    Document ids are ``NAME:LINE`` with the input file's name, however its path is spelled.
+    An output file gets a record of what it was made from beside it (``provenance``);
+    ``resume`` continues an output only when that record matches. ``batch_size`` is the
+    number of sentences decoded together (default: the tagger's).
     """
-    items, error = read_items(data, source, input_format)
+    items, error = read_items(data, source, input_format, Path(source).name)
     skipped = 0
-    if output is not None and resume:
-        if output_format != "jsonl":
+    if output is not None:
+        if resume and output_format != "jsonl":
             raise InputError("--resume needs --output-format jsonl (records carry the document ids)")
-        seen = done_ids(output)
-        skipped = sum(1 for item in items if item.id in seen)
-        items = [item for item in items if item.id not in seen]
-    elif output is not None and output.exists() and output.stat().st_size:
-        raise InputError(f"{output} exists; pass --resume to continue it, or remove it")
+        digests = (read_record(output) or {}).get(DIGESTS, {})
+        record = made_from(tagger, data, input_format, output_format, digests)
+        if output.exists() and output.stat().st_size:
+            if not resume:
+                raise InputError(f"{output} exists; pass --resume to continue it, or remove it")
+            skipped = resumable(output, record, items, data)
+            items = items[skipped:]
+        write_record(output, record, digests)
     counts = {"documents": 0, "sentences": 0, "entities": 0, "cut_sentences": 0, "sentences_with_diagnostics": 0, "skipped": skipped}
     handle = sys.stdout if output is None else output.open("a", encoding="utf-8")
     try:
