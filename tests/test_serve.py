@@ -24,7 +24,7 @@ import pytest
 from ner_toolkit import Document, Tagger
 from ner_toolkit.run.pipeline import run
 from ner_toolkit.run.recipe import load_recipe
-from ner_toolkit.tagging.serve import Batcher, Limits
+from ner_toolkit.tagging.serve import Batcher, Limits, describe
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "recipes" / "qwen2.5-7b-conll2003.yaml"
@@ -132,16 +132,47 @@ def test_bad_requests_get_their_status_and_leave_the_server_up(server: str, body
     assert httpx.post(f"{server}/v1/tag", json={"text": TEXT}, timeout=30).status_code == 200
 
 
-def test_a_token_is_required_on_every_request(gazetteer_run: Path) -> None:
+def test_a_token_is_required_on_every_request_but_health(gazetteer_run: Path) -> None:
+    """Item 13: /health answers a load balancer without the token; the Bearer scheme's name is case-insensitive."""
     process, url = start(gazetteer_run, env={"NER_TOOLKIT_TOKEN": "s3cret"})
     try:
-        for path in ("/health", "/v1/model", "/docs"):
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+        for path in ("/v1/model", "/docs", "/openapi.json"):
             assert httpx.get(f"{url}{path}", timeout=10).status_code == 401
         assert httpx.post(f"{url}/v1/tag", json={"text": TEXT}, headers={"authorization": "Bearer wrong"}, timeout=10).status_code == 401
-        good = httpx.post(f"{url}/v1/tag", json={"text": TEXT}, headers={"authorization": "Bearer s3cret"}, timeout=10)
-        assert good.status_code == 200 and good.json()["documents"][0]["entities"][0]["text"] == "Hussain"
+        assert httpx.post(f"{url}/v1/tag", json={"text": TEXT}, headers={"authorization": "s3cret"}, timeout=10).status_code == 401
+        for scheme in ("Bearer", "bearer", "BEARER"):
+            good = httpx.post(f"{url}/v1/tag", json={"text": TEXT}, headers={"authorization": f"{scheme} s3cret"}, timeout=10)
+            assert good.status_code == 200 and good.json()["documents"][0]["entities"][0]["text"] == "Hussain"
     finally:
         stop(process)
+
+
+@pytest.mark.parametrize("how", [["--token", ""], ["--token", "  "], "env"])
+def test_an_empty_token_is_an_error_at_start_not_a_server_without_authentication(gazetteer_run: Path, how: object) -> None:
+    """Item 13: --token "" or NER_TOOLKIT_TOKEN= would otherwise serve everyone."""
+    args = how if isinstance(how, list) else []
+    env = {**os.environ, "NER_TOOLKIT_TOKEN": ""} if how == "env" else dict(os.environ)
+    result = subprocess.run([sys.executable, "-m", "ner_toolkit", "serve", str(gazetteer_run), "--port", str(free_port()), *args],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1 and "the token (--token or NER_TOOLKIT_TOKEN) is empty" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_model_is_described_by_name_not_by_where_it_lies(tiny_qwen2_dir: Path) -> None:
+    """Item 13: /v1/model shows a local model folder by its name, a hub model by its hub name."""
+    local = describe(Tagger.load(tiny_qwen2_dir, format="bracketed", labels="conll2003"))
+    assert local["model"] == tiny_qwen2_dir.name and str(tiny_qwen2_dir.parent) not in json.dumps(local)
+    adapter = describe(Tagger.load("stefan-it/Qwen2.5-7B-CoNLL-2003", base="Qwen/Qwen2.5-7B", format="bracketed", labels="conll2003"))
+    assert (adapter["model"], adapter["base"]) == ("stefan-it/Qwen2.5-7B-CoNLL-2003", "Qwen/Qwen2.5-7B")
+
+
+def test_a_rejected_request_is_not_echoed_back(server: str) -> None:
+    """Item 13: a 422 names the field and what is wrong, without the request's texts."""
+    secret = "confidential patient note " * 5
+    response = httpx.post(f"{server}/v1/tag", json={"texts": [secret] * 5}, timeout=30)
+    assert response.status_code == 422 and "5 texts; at most 4 per request" in response.text
+    assert "confidential" not in response.text
 
 
 def test_shutdown_finishes_the_requests_in_flight(gazetteer_run: Path) -> None:

@@ -14,8 +14,10 @@ approaches offline ``predict``. Endpoints:
 
 Limits: a body over ``max_body_bytes`` is 413; more texts or characters than allowed,
 unknown fields or malformed JSON are 422 naming what was wrong. With a token (``--token``
-or ``NER_TOOLKIT_TOKEN``) every request needs ``Authorization: Bearer <token>`` (401
-otherwise). A request only carries text: nothing in it names a path or a model.
+or ``NER_TOOLKIT_TOKEN``; an empty one is an error) every request but ``/health``, which
+a load balancer polls, needs ``Authorization: Bearer <token>`` (401 otherwise). A request
+only carries text: nothing in it names a path or a model, and no answer shows a path of
+this machine or echoes a rejected request back.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .tagger import Document, Tagger
@@ -43,6 +46,11 @@ class Limits:
     max_texts: int = 64
     max_chars: int = 20_000
     max_body_bytes: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        for name, value in self.__dict__.items():
+            if value < (0 if name == "max_wait_ms" else 1):
+                raise ValueError(f"{name} must be at least {0 if name == 'max_wait_ms' else 1}, not {value}")
 
 
 @dataclass
@@ -127,6 +135,24 @@ class Batcher:
         self._worker.shutdown(wait=True)
 
 
+def public_name(model: str | Path) -> str:
+    """A model as a client may see it: a hub name as it is, a local folder by its name alone (never the machine's paths)."""
+    return Path(model).name if Path(model).exists() else str(model)
+
+
+def authorized(header: str, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``token`` in the Bearer scheme (its name in any case, RFC 7235)."""
+    scheme, _, credentials = header.strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
+
+
+def checked_token(token: str | None) -> str | None:
+    """The token to require, or None for none; an empty or blank token is an error, not a server without authentication."""
+    if token is not None and not token.strip():
+        raise ValueError(f"the token (--token or {TOKEN_ENV}) is empty; give one, or unset it to serve without authentication")
+    return token
+
+
 def describe(tagger: Tagger) -> dict[str, Any]:
     import importlib.metadata
 
@@ -139,8 +165,8 @@ def describe(tagger: Tagger) -> dict[str, Any]:
     model = tagger.predictor.model
     adapter = tagger.predictor.adapter
     return {
-        "model": model.name_or_path if adapter is None else str(adapter),
-        "base": model.name_or_path if adapter is not None else None,
+        "model": public_name(model.name_or_path if adapter is None else adapter),
+        "base": public_name(model.name_or_path) if adapter is not None else None,
         "predictor": tagger.predictor.name,
         "format": tagger.formatter.name,
         "labels": [label.name for label in tagger.formatter.labels],
@@ -154,9 +180,11 @@ def create_app(tagger: Tagger, limits: Limits = Limits(), token: str | None = No
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+    token = checked_token(token)
     batcher = Batcher(tagger.pipe, limits)
     info = describe(tagger)
 
@@ -191,11 +219,16 @@ def create_app(tagger: Tagger, limits: Limits = Limits(), token: str | None = No
     app = FastAPI(title="ner-toolkit", description="Named entities with character offsets from a fine-tuned model.",
                   lifespan=lifespan)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        """422 naming each field and what is wrong with it, without echoing the request back."""
+        detail = [{"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]} for item in error.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.middleware("http")
     async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if token is not None:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        if token is not None and request.url.path != "/health":
+            if not authorized(request.headers.get("authorization", ""), token):
                 return JSONResponse({"detail": "missing or wrong 'Authorization: Bearer <token>'"}, status_code=401,
                                     headers={"WWW-Authenticate": "Bearer"})
         declared = request.headers.get("content-length")
