@@ -178,6 +178,9 @@ class Plugin:
 class Reader(Plugin, ABC):
     """Reads a corpus file into sentences with gold spans; an error names the file and line."""
 
+    reads_folders: ClassVar[bool] = False
+    """Whether a split may name a folder (a saved dataset) rather than a file."""
+
     def __init__(self, **options: Any) -> None:
         self.options = self.Options.model_validate(options)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib.metadata
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .. import plugins
 from .recipe import SPLITS, Recipe
-from .stages import file_sha256
+from .stages import path_digest
 
 LIBRARIES = ("torch", "transformers", "peft", "trl", "accelerate", "seqeval", "nervaluate", "pluggy", "pydantic")
 
@@ -46,12 +47,13 @@ def toolkit_commit() -> str | None:
     return result.stdout.strip() or None
 
 
-def manifest(recipe: Recipe) -> dict[str, Any]:
+def manifest(recipe: Recipe, digest: Callable[[Path], str] = path_digest) -> dict[str, Any]:
+    """What the run's results depend on; ``digest`` hashes a data file or folder (the run's cached one)."""
     data = {}
     for split in SPLITS:
         path = recipe.data.path(split)
         if path is not None and path.exists():
-            data[split] = {"path": str(path), "sha256": file_sha256(path)}
+            data[split] = {"path": str(path), "sha256": digest(path)}
     return {
         "python": sys.version.split()[0],
         "packages": package_versions(),

@@ -239,7 +239,7 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
 
     def describe_plan() -> None:
         folder.write_recipe(with_absolute_paths(recipe))
-        write_json(folder.manifest_path, manifest(recipe))
+        write_json(folder.manifest_path, manifest(recipe, stages.digest))
 
     if main:
         folder.root.mkdir(parents=True, exist_ok=True)

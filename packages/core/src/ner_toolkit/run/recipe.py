@@ -321,10 +321,13 @@ def validate_components(recipe: Recipe, source: str) -> list[str]:
 
 def check_paths(recipe: Recipe, source: str) -> None:
     """Every data file exists and the output folder can be written, before any work starts."""
+    from .. import plugins
+
+    folders = getattr(plugins.get("reader", recipe.data.reader.name), "reads_folders", False)
     problems = []
     for split in SPLITS:
         path = recipe.data.path(split)
-        if path is not None and not path.is_file():
+        if path is not None and not (path.is_file() or (folders and path.is_dir())):
             what = "is a folder, not a file" if path.is_dir() else "does not exist"
             problems.append(f"  {source}: data.{split}: {path} {what}")
     out = recipe.output_dir
