@@ -277,12 +277,18 @@ def serve(
 @cli.command(name="export")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("out_dir", type=click.Path(path_type=Path))
-def export_command(run_dir: Path, out_dir: Path) -> None:
-    """Write RUN_DIR's trained model to OUT_DIR as a folder that `predict`, Tagger.load and a model hub take as it is."""
+@click.option("--license", "license_", default="other", show_default=True, help="License in the model card, e.g. apache-2.0.")
+@click.option("--dataset", help="Hub id of the training data for the model card, e.g. eriktks/conll2003.")
+def export_command(run_dir: Path, out_dir: Path, license_: str, dataset: str | None) -> None:
+    """Write RUN_DIR's trained model to OUT_DIR as a folder that `predict`, Tagger.load and a model hub take as it is.
+
+    OUT_DIR/README.md is a model card: Hub metadata with the run's scores (model-index), the
+    seqeval and nervaluate tables of each split, the recipe, and how to tag with the model.
+    """
     from .tagging.export import export
 
     with reported(*EXPECTED_ERRORS):
-        export(run_dir, out_dir)
+        export(run_dir, out_dir, license_, dataset)
     click.echo(f"exported {run_dir} to {out_dir}")
 
 

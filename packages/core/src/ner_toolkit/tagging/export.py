@@ -1,8 +1,9 @@
 """``ner-toolkit export``: a run's model as a self-contained folder that ``Tagger.load`` reads and a model hub can host.
 
 The folder holds the trained weights (a PEFT adapter, or full weights) with the tokenizer,
-and ``ner_toolkit.json``: the format with its options, the labels, the instruction as the
-model was trained on it, the chat layout, and for an adapter the base model it adapts.
+``ner_toolkit.json``: the format with its options, the labels, the instruction as the
+model was trained on it, the chat layout, and for an adapter the base model it adapts;
+and ``README.md``, a Hub model card with the run's scores (``model_card``).
 """
 
 from __future__ import annotations
@@ -15,26 +16,14 @@ from ..run.components import make_formatter
 from ..run.folder import RunFolder
 from ..textio import write_json, write_text
 from .loading import EXPORT_FILE
-
-CARD = """---
-library_name: {library}
-{base}tags: [ner, token-classification, ner-toolkit]
----
-# {name}
-
-Named-entity recognition with a generative model fine-tuned by ner-toolkit: it answers in the
-`{format}` format with the labels {labels}.
-
-```python
-from ner_toolkit import Tagger
-tagger = Tagger.load("{name}")
-print(tagger("Hussain, considered surplus to England's one-day requirements, struck 158.").entities)
-```
-"""
+from .model_card import model_card
 
 
-def export(run: Path, out: Path) -> Path:
-    """Copy ``run``'s trained model into ``out`` with the metadata that loading needs; return ``out``."""
+def export(run: Path, out: Path, license: str = "other", dataset: str | None = None) -> Path:
+    """Copy ``run``'s trained model into ``out`` with the metadata that loading needs and a model card; return ``out``.
+
+    ``license`` and ``dataset`` (a Hub dataset id) go into the card's metadata.
+    """
     folder = RunFolder(run)
     if not RunFolder.holds_run(run):
         raise ValueError(f"{run}: not a run folder (no recipe.yaml)")
@@ -60,10 +49,8 @@ def export(run: Path, out: Path) -> Path:
         "predictor": recipe.predictor.model_dump(mode="json") if recipe.predictor else {"name": "transformers", "options": {}},
     }
     write_json(out / EXPORT_FILE, meta)
-    base = f"base_model: {model['base']}\n" if adapter else ""
     write_text(  # replaces the placeholder card PEFT saves beside an adapter
         out / "README.md",
-        CARD.format(library="peft" if adapter else "transformers", base=base, name=out.name, format=recipe.format.name,
-                    labels=", ".join(label.name for label in recipe.labels)),
+        model_card(out.name, recipe, folder, model.get("base") if adapter else None, adapter, license, dataset),
     )
     return out
