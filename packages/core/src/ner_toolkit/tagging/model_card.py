@@ -82,22 +82,20 @@ def model_card(name: str, recipe: Recipe, folder: RunFolder, base: str | None, a
     """The README.md of an exported model: YAML metadata, scores per split, the recipe, and how to tag."""
     metrics = run_metrics(folder)
     meta: dict[str, Any] = {"library_name": "peft" if adapter else "transformers"}
-    local = base is not None and Path(base).is_absolute()
-    if base:
-        base = Path(base).name if local else base
-        if not local:  # the Hub knows a base by its name; a local folder is named in the text only
-            meta["base_model"] = base
+    if base and not Path(base).is_absolute():  # the Hub knows a base by its name; a local folder is named in the text only
+        meta["base_model"] = base
     meta["license"] = license
     if dataset:
         meta["datasets"] = [dataset]
     meta["tags"] = ["ner", "token-classification", "ner-toolkit", f"format-{recipe.format.name}"]
     meta["model-index"] = model_index(name, dataset, metrics)
     labels = ", ".join(label.name for label in recipe.labels)
+    shown = Path(base).name if base and Path(base).is_absolute() else base
     lines = [
         "---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(), "---",
         f"# {name}", "",
         "Named-entity recognition with a generative model fine-tuned by ner-toolkit"
-        + (f" from `{base}`" if base else "") + f": it answers in the `{recipe.format.name}` format with the labels {labels}.", "",
+        + (f" from `{shown}`" if shown else "") + f": it answers in the `{recipe.format.name}` format with the labels {labels}.", "",
     ]
     for split, found in metrics.items():
         lines += [f"## Results: {SPLIT_NAMES[split]} ({split})", "", *_seqeval_table(found), *_nervaluate_table(found)]
