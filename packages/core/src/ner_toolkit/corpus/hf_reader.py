@@ -15,6 +15,7 @@ bare labels beside ``O`` IO (Few-NERD's ``person-actor``), else IOB2. Corpora wh
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -97,11 +98,11 @@ def io_spans(tags: Sequence[str]) -> list[Span]:
     """Spans of IO tags: each run of one label is an entity (two touching entities of one label cannot be told apart)."""
     spans: list[Span] = []
     start = 0
-    for i, tag in enumerate([*tags, "O"]):
-        if i == len(tags) or tag != tags[start]:
-            if start < len(tags) and tags[start] != "O":
-                spans.append(Span(start, i, tags[start]))
-            start = i
+    for tag, run in groupby(tags):
+        end = start + len(list(run))
+        if tag != "O":
+            spans.append(Span(start, end, tag))
+        start = end
     return spans
 
 

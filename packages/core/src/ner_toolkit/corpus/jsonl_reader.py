@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,14 +91,14 @@ class JsonlReader(Reader):
             for number, line in text_lines(path.read_bytes(), str(path)):
                 if not line.strip():
                     continue
-                sentence = self._sentence(f"{path.name}:{number}", line, tokenizer, changed)
+                sentence = self._sentence(f"{path.name}:{number}", line, tokenizer, changed, f"{path}:{number}")
                 if sentence.id in first_line:
                     raise JsonlFormatError(
                         f"{path}:{number}: id {sentence.id!r} is given twice (lines {first_line[sentence.id]} and {number}); "
                         "each record needs an id of its own (predictions are matched to sentences by id)"
                     )
                 first_line[sentence.id] = number
-                sentences.append(replace(sentence, source=f"{path}:{number}"))
+                sentences.append(sentence)
         except OSError as error:
             raise JsonlFormatError(f"{path}: cannot read: {error.strerror}") from None
         except TextError as error:
@@ -112,7 +111,7 @@ class JsonlReader(Reader):
             )
         return sentences
 
-    def _sentence(self, where: str, line: str, tokenizer: Tokenizer, changed: list[str]) -> Sentence:
+    def _sentence(self, where: str, line: str, tokenizer: Tokenizer, changed: list[str], source: str) -> Sentence:
         try:
             record = json.loads(line)
         except ValueError as error:
@@ -162,6 +161,7 @@ class JsonlReader(Reader):
             tuple(dict.fromkeys(spans)),
             str(document) if document is not None else None,
             tuple(offsets),
+            source,
         )
 
 

@@ -17,7 +17,7 @@ from .. import plugins
 from ..interfaces import Formatter, ModelSpec, Predictor, Reader, Scorer, Trainer, path_options
 from ..labels import Label
 from ..spans import Sentence, is_flat
-from .recipe import ComponentConfig, Recipe
+from .recipe import ComponentConfig, Recipe, first_error
 
 
 def make_reader(recipe: Recipe) -> Reader:
@@ -49,9 +49,7 @@ def build_predictor(name: str, model: ModelSpec, adapter: Path | None, formatter
     try:
         return plugins.get_predictor(name)(model, adapter, formatter, **options)
     except ValidationError as error:
-        first = error.errors()[0]
-        option = ".".join(str(part) for part in first["loc"])
-        raise ValueError(f"predictor {name}: option {option}: {first['msg']}") from None
+        raise ValueError(f"predictor {name}: option {first_error(error)}") from None
 
 
 def make_predictor(recipe: Recipe, formatter: Formatter, model_dir: Path | None) -> Predictor:

@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..textio import write_json, write_text
-from .recipe import Recipe, RecipeError
+from .recipe import Recipe, RecipeError, first_error
 
 class RunFolderError(ValueError):
     """A run folder that cannot give what was asked of it; the message names the folder or file."""
@@ -95,10 +95,7 @@ class RunFolder:
         try:
             return Recipe.model_validate(tree)
         except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-            more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-            raise RecipeError(f"{self.recipe_path}: not a run's recipe: {field}: {first['msg']}{more}") from None
+            raise RecipeError(f"{self.recipe_path}: not a run's recipe: {first_error(error)}") from None
 
     def mark_trained(self, model: Path, seconds: float) -> None:
         """Record that training finished and saved ``model`` (kept relative to the folder, which may move)."""

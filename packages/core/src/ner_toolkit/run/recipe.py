@@ -204,6 +204,14 @@ def apply_overrides(tree: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return tree
 
 
+def first_error(error: ValidationError) -> str:
+    """A validation error as one line: its first failing field and message, and how many more there are."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{field}: {first['msg']}{more}"
+
+
 def format_validation_error(source: str, error: ValidationError) -> str:
     """One line per failing field: ``file: field.path: message (got ...)``."""
     lines = [f"{source}: invalid recipe ({error.error_count()} error(s))"]
