@@ -54,6 +54,8 @@ def _is_mark(character: str) -> bool:
 
 def keep_marks_with_letters(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Join touching tokens that a combining mark split: decomposed text (NFD: ``Mu`` + U+0308 + ``ller``) tokenizes as composed does."""
+    if text.isascii():  # no combining marks: the common case costs one scan of the text
+        return spans
     joined: list[tuple[int, int]] = []
     for start, end in spans:
         if joined and joined[-1][1] == start and (_is_mark(text[start]) or (_is_mark(text[start - 1]) and text[start].isalnum())):
