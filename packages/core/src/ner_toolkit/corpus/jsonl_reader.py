@@ -41,7 +41,9 @@ class JsonlOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tokenizer: str = Field("regex", description="tokenizer plugin that splits each text into tokens")
-    tokenizer_options: dict[str, Any] = Field(default_factory=lambda: {"split_sentences": False})
+    tokenizer_options: dict[str, Any] | None = Field(
+        None, description="the tokenizer's options (default: none; for regex, split_sentences: false, as a record is one sentence)"
+    )
     misaligned: Literal["error", "drop", "widen"] = Field(
         "error", description="an entity boundary inside a token: stop, drop the entity, or widen it to whole tokens"
     )
@@ -69,9 +71,8 @@ class JsonlReader(Reader):
     def check_recipe(cls, recipe: Any) -> list[str]:
         from .. import plugins
 
-        options = cls.Options.model_validate(recipe.data.reader.options)
         try:
-            plugins.get_tokenizer(options.tokenizer)(**options.tokenizer_options)
+            cls(**recipe.data.reader.options).tokenizer()
         except (plugins.PluginError, ValueError) as error:
             return [f"data.reader.options.tokenizer: {error}"]
         return []
@@ -79,7 +80,10 @@ class JsonlReader(Reader):
     def tokenizer(self) -> Tokenizer:
         from .. import plugins
 
-        return plugins.get_tokenizer(self.options.tokenizer)(**self.options.tokenizer_options)
+        options = self.options.tokenizer_options
+        if options is None:
+            options = {"split_sentences": False} if self.options.tokenizer == "regex" else {}
+        return plugins.get_tokenizer(self.options.tokenizer)(**options)
 
     def read(self, path: Path) -> list[Sentence]:
         path = Path(path)
