@@ -80,6 +80,7 @@ def moved_model(tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 EVERYTHING = ["render:dev", "render:test", "predict:dev", "predict:test"]
 CHANGES = {
     "format": (["format.name=xml"], EVERYTHING),
+    "document context": (["format.context=1"], EVERYTHING),
     "labels": (["labels=[{name: PER}, {name: LOC}]", "data.unknown_labels=drop"], EVERYTHING),
     "data limit": (["data.limit={dev: 2, test: 2}"], ["render:test", "predict:test"]),
     "predictor option": (["predictor.options.max_new_tokens=3"], ["predict:dev", "predict:test"]),

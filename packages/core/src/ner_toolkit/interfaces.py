@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from .context import CONTEXT_NOTE, MAX_CONTEXT, Context, document_contexts
 from .labels import Label
 from .spans import Sentence, Span
 
@@ -127,11 +128,19 @@ class Example:
     id: str
     instruction: str
     input: str
+    """The sentence as the format writes it: what the model rewrites."""
     output: str
     tokens: tuple[str, ...] = ()
+    context: Context | None = None
+    """The sentence's neighbours in its document, shown before it in the prompt (``format.context``)."""
+
+    @property
+    def model_input(self) -> str:
+        """The input part of the prompt: the sentence, after its context when it has one."""
+        return self.input if self.context is None else self.context.around(self.input)
 
     def to_alpaca(self) -> dict[str, str]:
-        return {"instruction": self.instruction, "input": self.input, "output": self.output}
+        return {"instruction": self.instruction, "input": self.model_input, "output": self.output}
 
 
 @dataclass(frozen=True)
@@ -214,21 +223,26 @@ class Formatter(Plugin, ABC):
 
     output_description: ClassVar[str]
 
-    def __init__(self, labels: Sequence[Label], instruction: str | None = None, **options: Any) -> None:
+    def __init__(self, labels: Sequence[Label], instruction: str | None = None, context: int = 0, **options: Any) -> None:
+        if not 0 <= context <= MAX_CONTEXT:
+            raise ValueError(f"context must be between 0 and {MAX_CONTEXT} sentences, not {context}")
         self.labels = tuple(labels)
         self.label_names = frozenset(label.name for label in self.labels)
         self.options = self.Options.model_validate(options)
         self._instruction = instruction
+        self.context = context
+        """How many sentences before and after each sentence, from its document, the prompt shows."""
 
     def instruction(self) -> str:
-        """The task instruction with the label set, as the reference lays it out."""
+        """The task instruction with the label set, as the reference lays it out (and a note on context when prompts carry it)."""
         if self._instruction is not None:
             return self._instruction
         label_lines = "\n".join(label.describe() for label in self.labels)
+        note = f"{CONTEXT_NOTE}\n" if self.context else ""
         return (
             "Your task is to identify all named entities in the input sentence and "
             f"{self.output_description} Use only the label tags defined in the Label Set below.\n"
-            f"Label Set:\n{label_lines}\nNow process the input sentence:"
+            f"Label Set:\n{label_lines}\n{note}Now process the input sentence:"
         )
 
     def inline_markup(self) -> InlineMarkup | None:
@@ -254,15 +268,26 @@ class Formatter(Plugin, ABC):
     def parse(self, output: str, tokens: Sequence[str]) -> ParseResult:
         """Spans on ``tokens`` plus diagnostics for a raw model output; never raises."""
 
-    def example(self, sentence: Sentence) -> Example:
-        """The Alpaca-style example for a gold sentence."""
+    def example(self, sentence: Sentence, context: Context | None = None) -> Example:
+        """The Alpaca-style example for a gold sentence, with its document context if given."""
         return Example(
             sentence.id,
             self.instruction(),
             self.render_input(sentence.tokens),
             self.render(sentence.tokens, sentence.spans),
             sentence.tokens,
+            context,
         )
+
+    def contexts(self, sentences: Sequence[Sentence]) -> list[Context | None]:
+        """Each sentence's document context, taken from ``sentences`` (whole documents, in reading order); None without ``context``."""
+        if not self.context:
+            return [None] * len(sentences)
+        return list(document_contexts(sentences, self.context, self.render_input))
+
+    def examples(self, sentences: Sequence[Sentence]) -> list[Example]:
+        """The examples of ``sentences``, each with its neighbours among them when prompts carry context."""
+        return [self.example(sentence, context) for sentence, context in zip(sentences, self.contexts(sentences))]
 
     def prediction(self, sentence: Sentence, output: str) -> Prediction:
         """What a model's ``output`` for ``sentence`` says: the one place an output becomes a ``Prediction``."""
@@ -331,7 +356,8 @@ class Predictor(Plugin, ABC):
     def predict(self, sentences: Sequence[Sentence], examples: Sequence[Example] | None = None) -> Iterator[tuple[int, Prediction]]:
         """Yield ``(index into sentences, prediction)`` as each is ready, in any order: generate, then parse.
 
-        ``examples`` are the sentences' rendered examples when the caller has them already.
+        ``examples`` are the sentences' rendered examples when the caller has them already;
+        without them, document context comes from ``sentences`` (pass whole documents).
         A sentence without tokens gets an empty prediction without a model call; a
         sentence the backend returned nothing for is an error naming it.
         """
@@ -341,7 +367,9 @@ class Predictor(Plugin, ABC):
                 yield k, Prediction(sentence.id, "")
         if not todo:
             return
-        prompts = [examples[k] if examples is not None else self.formatter.example(sentences[k]) for k in todo]
+        if examples is None:
+            examples = self.formatter.examples(sentences)
+        prompts = [examples[k] for k in todo]
         answered: set[int] = set()
         for index, output in self.generate(prompts):
             answered.add(index)

@@ -23,13 +23,13 @@ _PROBE = "\x00ner-toolkit-probe\x00"
 
 
 def user_turn(example: Example) -> str:
-    return f"{example.instruction}\n{example.input}" if example.input else example.instruction
+    return f"{example.instruction}\n{example.model_input}" if example.model_input else example.instruction
 
 
 def prompt_ids(tokenizer: Any, example: Example, layout: str, system_prompt: str | None = None) -> list[int]:
     """Token ids of everything before the answer, generation prompt included."""
     if layout == "alpaca":
-        text = ALPACA_PROMPT.format(instruction=example.instruction, input=example.input)
+        text = ALPACA_PROMPT.format(instruction=example.instruction, input=example.model_input)
         return tokenizer(text, add_special_tokens=True)["input_ids"]
     messages = [{"role": "user", "content": user_turn(example)}]
     if system_prompt is not None:

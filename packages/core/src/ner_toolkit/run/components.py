@@ -25,13 +25,16 @@ def make_reader(recipe: Recipe) -> Reader:
     return plugins.get_reader(config.name)(**config.options)
 
 
-def build_formatter(name: str, labels: Sequence[Label], instruction: str | None = None, options: dict[str, Any] | None = None) -> Formatter:
-    """The format plugin ``name`` for ``labels``, with its instruction and options."""
-    return plugins.get_formatter(name)(labels, instruction=instruction, **(options or {}))
+def build_formatter(
+    name: str, labels: Sequence[Label], instruction: str | None = None, options: dict[str, Any] | None = None, context: int = 0
+) -> Formatter:
+    """The format plugin ``name`` for ``labels``, with its instruction, document context and options."""
+    return plugins.get_formatter(name)(labels, instruction=instruction, context=context, **(options or {}))
 
 
 def make_formatter(recipe: Recipe) -> Formatter:
-    return build_formatter(recipe.format.name, recipe.label_set(), recipe.format.instruction, recipe.format.options)
+    f = recipe.format
+    return build_formatter(f.name, recipe.label_set(), f.instruction, f.options, f.context)
 
 
 def make_scorers(recipe: Recipe) -> list[Scorer]:

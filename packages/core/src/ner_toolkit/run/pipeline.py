@@ -54,9 +54,9 @@ def _ranked(message: str) -> None:
 def render_split(formatter: Formatter, sentences: Sequence[Sentence]) -> list[Example]:
     """The examples of a split; a sentence the format cannot write is an error naming it."""
     examples = []
-    for sentence in sentences:
+    for sentence, context in zip(sentences, formatter.contexts(sentences)):
         try:
-            examples.append(formatter.example(sentence))
+            examples.append(formatter.example(sentence, context))
         except ValueError as error:
             raise ValueError(f"{sentence.id}: the {formatter.name} format cannot render this sentence: {error}") from None
     return examples
@@ -155,11 +155,14 @@ def _split_inputs(recipe: Recipe, split: str, digest: Digest) -> dict[str, Any]:
     """What a split's examples depend on: the data file and reader, the limit, the format and labels."""
     path = recipe.data.path(split)
     assert path is not None
+    format_inputs = _component("format", recipe.format, digest)
+    if not recipe.format.context:
+        del format_inputs["context"]  # as runs from before the option have it
     return {
         "file": digest(path),
         "reader": _component("reader", recipe.data.reader, digest),
         "limit": recipe.data.limit.get(split),
-        "format": _component("format", recipe.format, digest),
+        "format": format_inputs,
         "labels": [label.to_json() for label in recipe.labels],
         # present only when set, so that the fingerprints of runs from before these options stay as they were
         **({"label_map": dict(recipe.data.label_map)} if recipe.data.label_map else {}),

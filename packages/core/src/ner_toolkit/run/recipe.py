@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..context import MAX_CONTEXT
 from ..interfaces import ModelSpec
 from ..labels import CONLL2003_LABELS, Label
 
@@ -83,6 +84,10 @@ class DataConfig(_Strict):
 class FormatConfig(ComponentConfig):
     name: str = "bracketed"
     instruction: str | None = Field(None, description="replaces the format's built-in instruction")
+    context: int = Field(
+        0, ge=0, le=MAX_CONTEXT,
+        description="sentences before and after each sentence, from its own document, shown in the prompt as context",
+    )
 
 
 class ModelConfig(_Strict):

@@ -42,7 +42,7 @@ def export(run: Path, out: Path, license: str = "other", dataset: str | None = N
         model.update(base=recipe.model.name_or_path if recipe.model.package is None else recipe.model.resolved_path(),
                      gguf_file=recipe.model.gguf_file, revision=recipe.model.revision)
     meta = {
-        "format": {"name": recipe.format.name, "options": dict(recipe.format.options)},
+        "format": {"name": recipe.format.name, "options": dict(recipe.format.options), "context": recipe.format.context},
         "labels": [label.to_json() for label in recipe.labels],
         "instruction": formatter.instruction(),
         "model": model,

@@ -33,6 +33,8 @@ class ModelSettings:
     format_options: dict[str, Any] = field(default_factory=dict)
     labels: list[Label] = field(default_factory=lambda: list(CONLL2003_LABELS))
     instruction: str | None = None
+    context: int = 0
+    """Sentences of document context on each side the model was trained with."""
     predictor: str = "transformers"
     predictor_options: dict[str, Any] = field(default_factory=dict)
     scored: bool = False
@@ -53,6 +55,7 @@ def from_run(folder: Path) -> ModelSettings:
         format_options=dict(recipe.format.options),
         labels=recipe.label_set(),
         instruction=recipe.format.instruction,
+        context=recipe.format.context,
         predictor=predictor.name if predictor else "transformers",
         predictor_options=dict(predictor.options) if predictor else {},
         scored=predictor is not None,
@@ -78,6 +81,7 @@ def from_export(folder: Path) -> ModelSettings:
         format_options=dict(meta["format"].get("options", {})),
         labels=[Label(**label) for label in meta["labels"]],
         instruction=meta.get("instruction"),
+        context=meta["format"].get("context", 0),
         predictor=predictor["name"],
         predictor_options=dict(predictor.get("options", {})),
         scored="predictor" in meta,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import plugins
-from ..interfaces import Formatter, Prediction, Predictor, Tokenizer
+from ..interfaces import Example, Formatter, Prediction, Predictor, Tokenizer
 from ..labels import LabelSpec, label_set
 from ..run.components import build_formatter, build_predictor
 from ..corpus.tokenizers import token_texts
@@ -163,6 +163,7 @@ class Tagger:
             settings.labels if labels is None else label_set(labels),
             settings.instruction if instruction is None else instruction,
             settings.format_options if format is None else {},
+            settings.context,
         )
         spec = settings.model
         if chat_template is not None or system_prompt is not None:
@@ -223,13 +224,14 @@ class Tagger:
             raise ValueError(f"batch_size must be at least 1, not {size}")
         identifiers = iter(ids) if ids is not None else None
         waiting: deque[tuple[Document, list[Prediction | None]]] = deque()
-        batch: list[tuple[Sentence, list[Prediction | None], int]] = []
+        batch: list[tuple[Sentence, Example, list[Prediction | None], int]] = []
         for item in inputs:
             document = self.document(item, next(identifiers, None) if identifiers is not None else None)
             slots: list[Prediction | None] = [None] * len(document.sentences)
             waiting.append((document, slots))
-            for k, sentence in enumerate(document.sentences):
-                batch.append((sentence, slots, k))
+            examples = self.formatter.examples(document.sentences)  # each sentence with its own document's neighbours
+            for k, (sentence, example) in enumerate(zip(document.sentences, examples)):
+                batch.append((sentence, example, slots, k))
                 if len(batch) == size:
                     self._decode(batch)
                     batch = []
@@ -260,16 +262,17 @@ class Tagger:
                 )
             for piece in pieces:
                 tokens = token_texts(tokenized.text, piece)
-                document.sentences.append(Sentence(f"{name}:{len(document.sentences)}", tokens, (), None, piece))
+                document.sentences.append(Sentence(f"{name}:{len(document.sentences)}", tokens, (), name, piece))
         return document
 
-    def _decode(self, batch: list[tuple[Sentence, list[Prediction | None], int]]) -> None:
+    def _decode(self, batch: list[tuple[Sentence, Example, list[Prediction | None], int]]) -> None:
         """Decode one batch of sentences and put each prediction into its document's slot."""
         if not batch:
             return
         self.open()
-        for index, prediction in self.predictor.predict([sentence for sentence, _, _ in batch]):
-            _, slots, k = batch[index]
+        sentences, examples = [row[0] for row in batch], [row[1] for row in batch]
+        for index, prediction in self.predictor.predict(sentences, examples):
+            _, _, slots, k = batch[index]
             slots[k] = prediction
 
     @staticmethod
