@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ner_toolkit import CONLL2003_LABELS, Prediction, Sentence, Span, plugins, read_conll
+from ner_toolkit import CONLL2003_LABELS, Prediction, Sentence, plugins, read_conll
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))

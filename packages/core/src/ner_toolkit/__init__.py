@@ -1,9 +1,8 @@
 """ner-toolkit: format-agnostic NER with fine-tuned generative LLMs.
 
 The core is light: it imports no torch, transformers or numpy. Plugins (readers,
-tokenizers, formats, trainers, predictors, scorers) are found through entry points of the
-``ner_toolkit`` group. ``Tagger``, ``Document`` and ``Entity`` come from the tagging layer,
-imported on first use.
+tokenizers, formats, trainers, predictors, scorers, writers) are found through entry points
+of the ``ner_toolkit`` group. ``Tagger`` comes from the tagging layer, imported on first use.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -25,19 +24,22 @@ from .interfaces import (
     Scorer,
     Tokenizer,
     Trainer,
+    Writer,
 )
 from .labels import CONLL2003_LABELS, Label, label_set
 from .schemes import Scheme, convert_tags, spans_to_tags, tags_to_spans
 from .spans import Sentence, Span
 
-if TYPE_CHECKING:
-    from .tagging.tagger import Document, Entity, Tagger
+from .documents import Document, Entity
 
-_TAGGING = ("Document", "Entity", "Tagger")
+if TYPE_CHECKING:
+    from .tagging.tagger import Tagger
+
+_TAGGING = ("Tagger",)
 
 
 def __getattr__(name: str) -> Any:
-    """``Tagger``, ``Document`` and ``Entity``, imported from the tagging layer when first asked for."""
+    """``Tagger``, imported from the tagging layer when first asked for."""
     if name in _TAGGING:
         from .tagging import tagger
 
@@ -69,6 +71,7 @@ __all__ = [
     "Tagger",
     "Tokenizer",
     "Trainer",
+    "Writer",
     "convert_tags",
     "corpus_stats",
     "hookimpl",

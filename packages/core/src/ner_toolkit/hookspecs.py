@@ -60,3 +60,8 @@ def register_predictors(register: Callable[[type], None]) -> None:
 @hookspec
 def register_scorers(register: Callable[[type], None]) -> None:
     """Register ``Scorer`` subclasses: metrics over gold sentences and predictions (``scorers``)."""
+
+
+@hookspec
+def register_writers(register: Callable[[type], None]) -> None:
+    """Register ``Writer`` subclasses: tagged documents to files other tools import (``predict --output-format``)."""

@@ -1,4 +1,4 @@
-"""The plugin interfaces: Reader, Formatter, Trainer, Predictor and Scorer, and the contracts they share.
+"""The plugin interfaces: Reader, Tokenizer, Formatter, Trainer, Predictor, Scorer and Writer, and the contracts they share.
 
 A plugin subclasses one of these, gives it a ``name``, and registers the class from a
 ``register_*`` hook (see ``hookspecs``). Options from a recipe reach the constructor as
@@ -12,13 +12,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from .context import CONTEXT_NOTE, MAX_CONTEXT, Context, document_contexts
 from .labels import Label
 from .spans import Sentence, Span
+
+if TYPE_CHECKING:
+    from .documents import Document
 
 
 class NoOptions(BaseModel):
@@ -419,3 +422,31 @@ class Scorer(Plugin, ABC):
 
         return f"<pre>{escape(self.markdown(result))}</pre>"
 
+
+class Writer(Plugin, ABC):
+    """Writes tagged documents as a file another tool imports (``ner-toolkit predict --output-format NAME``).
+
+    ``start`` is called once before the first document, ``write`` once per document as it
+    is tagged, ``finish`` once after the last. ``binary`` writers get a byte handle, others
+    a text one. ``model_version`` names the model, for tools that show where a suggestion
+    came from.
+    """
+
+    binary: ClassVar[bool] = False
+    suffix: ClassVar[str] = ".jsonl"
+    """The file name ending the tool expects."""
+
+    def __init__(self, handle: IO[Any], model_version: str | None = None, **options: Any) -> None:
+        self.handle = handle
+        self.model_version = model_version
+        self.options = self.Options.model_validate(options)
+
+    def start(self) -> None:
+        """Write what comes before the first document; the default writes nothing."""
+
+    @abstractmethod
+    def write(self, document: Document) -> None:
+        """Write one tagged document."""
+
+    def finish(self) -> None:
+        """Write what comes after the last document; the default writes nothing."""

@@ -3,7 +3,7 @@
 Built-in readers, formats, trainers, predictors and scorers come through entry points of
 their own distributions, exactly like a third party's. ``NER_TOOLKIT_LOAD_PLUGINS``
 (comma-separated entry-point or distribution names; empty for none) restricts which load;
-the core's own readers and tokenizers (``ner-toolkit-core``) always load.
+the core's own readers, tokenizers and writers (``ner-toolkit-core``) always load.
 
 ``manager()`` is the process-wide ``PluginManager``: a thin typed facade over pluggy. It is
 built again by itself when the installed entry points or the environment variable change,
@@ -21,12 +21,12 @@ from typing import Literal, TypeVar, cast
 import pluggy
 
 from . import hookspecs
-from .interfaces import Formatter, Plugin, Predictor, Reader, Scorer, Tokenizer, Trainer
+from .interfaces import Formatter, Plugin, Predictor, Reader, Scorer, Tokenizer, Trainer, Writer
 
 ENTRY_POINT_GROUP = "ner_toolkit"
 LOAD_PLUGINS_ENV = "NER_TOOLKIT_LOAD_PLUGINS"
 
-Kind = Literal["reader", "tokenizer", "format", "trainer", "predictor", "scorer"]
+Kind = Literal["reader", "tokenizer", "format", "trainer", "predictor", "scorer", "writer"]
 KINDS: dict[Kind, tuple[str, type[Plugin]]] = {
     "reader": ("register_readers", Reader),
     "tokenizer": ("register_tokenizers", Tokenizer),
@@ -34,6 +34,7 @@ KINDS: dict[Kind, tuple[str, type[Plugin]]] = {
     "trainer": ("register_trainers", Trainer),
     "predictor": ("register_predictors", Predictor),
     "scorer": ("register_scorers", Scorer),
+    "writer": ("register_writers", Writer),
 }
 
 P = TypeVar("P", bound=Plugin)
@@ -58,7 +59,7 @@ CORE_DISTRIBUTION = "ner-toolkit-core"
 
 
 def _wanted(entry_point: importlib.metadata.EntryPoint, allowed: str | None) -> bool:
-    """Whether to load an entry point: the core's own readers and tokenizers always load."""
+    """Whether to load an entry point: the core's own plugins always load."""
     if allowed is None or (entry_point.dist is not None and entry_point.dist.name == CORE_DISTRIBUTION):
         return True
     names = {name.strip() for name in allowed.split(",") if name.strip()}
@@ -196,3 +197,7 @@ def get_predictor(name: str) -> type[Predictor]:
 
 def get_scorer(name: str) -> type[Scorer]:
     return _typed("scorer", name, Scorer)
+
+
+def get_writer(name: str) -> type[Writer]:
+    return _typed("writer", name, Writer)

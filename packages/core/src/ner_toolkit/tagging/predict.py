@@ -2,15 +2,17 @@
 
 Input formats: ``text`` (each non-empty line is a document), ``jsonl`` (records with
 ``text`` and an optional ``id``), ``conll`` (tokenized sentences, tagged as they are).
-Output formats: ``jsonl`` (one record per document: text, entities with character offsets,
-per-sentence diagnostics, warnings) and ``conll`` (``token TAG`` in IOB2, a ``-DOCSTART-``
-line before each document, readable by the ``conll`` reader).
+Output formats are writer plugins (``ner-toolkit plugins``): ``jsonl`` (one record per
+document: text, entities with character offsets, per-sentence diagnostics, warnings),
+``conll`` (IOB2), and what annotation tools import: ``label-studio``, ``prodigy``,
+``doccano`` and ``spacy`` (a DocBin).
 
 Every input line is checked before the model loads; a bad line (a record without
 ``text``, invalid UTF-8, binary data) is an error naming it, raised after the documents
 before it have been tagged and written. Output is appended as documents finish; with
 ``--resume`` a rerun continues an output made from the same input, model and settings
-(``provenance``), and touches no other file.
+(``provenance``), and touches no other file. Only ``jsonl`` can be resumed: its records carry
+the document ids.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from ..corpus.conll import write_conll
-from ..spans import DOCSTART, Sentence
+from .. import plugins
+from ..spans import DOCSTART
 from ..textio import TextError, text_lines
 from .provenance import DIGESTS, differences, made_from, read_record, record_path, write_record
-from .tagger import Document, Tagger, Tokenized
+from .tagger import Tagger, Tokenized
+from .writing import opened_writer
 
 InputFormat = Literal["text", "jsonl", "conll"]
-OutputFormat = Literal["jsonl", "conll"]
+RESUMABLE = "jsonl"
+"""The one output format whose lines carry document ids, so that ``--resume`` can check and continue it."""
 
 
 class InputError(ValueError):
@@ -147,39 +151,32 @@ def resumable(output: Path, record: dict[str, Any], items: list[Item], data: byt
     return len(complete)
 
 
-def write_document(handle: IO[str], document: Document, output_format: OutputFormat) -> None:
-    """One document as a JSON record, or as CoNLL lines (IOB2) after a ``-DOCSTART-`` line."""
-    if output_format == "jsonl":
-        handle.write(json.dumps(document.to_json(), ensure_ascii=False) + "\n")
-    else:
-        tagged = [Sentence(s.id, s.tokens, p.spans) for s, p in zip(document.sentences, document.predictions)]
-        write_conll(handle, [Sentence("docstart", (DOCSTART,)), *tagged], "IOB2")
-    handle.flush()
-
-
 def predict(
     tagger: Tagger,
     source: str,
     data: bytes,
     output: Path | None,
     input_format: InputFormat = "text",
-    output_format: OutputFormat = "jsonl",
+    output_format: str = "jsonl",
     resume: bool = False,
     batch_size: int | None = None,
     log: IO[str] = sys.stderr,
+    model_version: str | None = None,
 ) -> dict[str, int]:
     """Tag every document of ``data`` into ``output`` (None: stdout); counts of what was done. Raises the input's first error last.
 
     Document ids are ``NAME:LINE`` with the input file's name, however its path is spelled.
     An output file gets a record of what it was made from beside it (``provenance``);
     ``resume`` continues an output only when that record matches. ``batch_size`` is the
-    number of sentences decoded together (default: the tagger's).
+    number of sentences decoded together (default: the tagger's). ``model_version`` names
+    the model in outputs that say where a suggestion came from (Label Studio, Prodigy, spaCy).
     """
+    plugins.get_writer(output_format)  # an unknown format is an error before any work
     items, error = read_items(data, source, input_format, Path(source).name)
     skipped = 0
     if output is not None:
-        if resume and output_format != "jsonl":
-            raise InputError("--resume needs --output-format jsonl (records carry the document ids)")
+        if resume and output_format != RESUMABLE:
+            raise InputError(f"--resume needs --output-format {RESUMABLE} (its records carry the document ids)")
         digests = (read_record(output) or {}).get(DIGESTS, {})
         record = made_from(tagger, data, input_format, output_format, digests)
         if output.exists() and output.stat().st_size:
@@ -189,11 +186,11 @@ def predict(
             items = items[skipped:]
         write_record(output, record, digests)
     counts = {"documents": 0, "sentences": 0, "entities": 0, "cut_sentences": 0, "sentences_with_diagnostics": 0, "skipped": skipped}
-    handle = sys.stdout if output is None else output.open("a", encoding="utf-8")
-    try:
+    with opened_writer(output_format, output, model_version, append=bool(skipped)) as writer:
         inputs = (item.text if item.tokens is None else Tokenized.from_tokens(item.tokens) for item in items)
         for document in tagger.pipe(inputs, batch_size, ids=(item.id for item in items)):
-            write_document(handle, document, output_format)
+            writer.write(document)
+            writer.handle.flush()
             counts["documents"] += 1
             counts["sentences"] += len(document.sentences)
             counts["entities"] += len(document.entities)
@@ -201,9 +198,6 @@ def predict(
             counts["sentences_with_diagnostics"] += sum(1 for p in document.predictions if p.diagnostics)
             for warning in document.warnings:
                 print(f"warning: {warning}", file=log)
-    finally:
-        if output is not None:
-            handle.close()
     if error is not None:
         raise error
     return counts

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import plugins
+from ..documents import Document, Entity
 from ..interfaces import Example, Formatter, Prediction, Predictor, Tokenizer
 from ..labels import LabelSpec, label_set
 from ..run.components import build_formatter, build_predictor
@@ -36,19 +37,6 @@ DEFAULT_BATCH_SIZE = 64
 """Sentences per predictor call when the predictor has no batch size of its own."""
 
 Offsets = tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True)
-class Entity:
-    """An entity in a text: characters ``[start, end)``, its label, and the text it covers."""
-
-    start: int
-    end: int
-    label: str
-    text: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "label": self.label, "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -70,37 +58,6 @@ class Tokenized:
                 at += len(token) + 1  # the space after a token, or the newline after a sentence
             offsets.append(tuple(spans))
         return cls("\n".join(" ".join(tokens) for tokens in sentences), tuple(offsets))
-
-
-@dataclass
-class Document:
-    """A tagged text: its entities (character offsets), the sentences decoded with their predictions, warnings."""
-
-    text: str
-    entities: list[Entity] = field(default_factory=list)
-    sentences: list[Sentence] = field(default_factory=list)
-    predictions: list[Prediction] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    id: str | None = None
-
-    def __iter__(self) -> Iterator[Entity]:
-        return iter(self.entities)
-
-    def __len__(self) -> int:
-        return len(self.entities)
-
-    def to_json(self) -> dict[str, Any]:
-        """The record ``ner-toolkit predict`` writes: text, entities, per-sentence diagnostics, warnings."""
-        record: dict[str, Any] = {} if self.id is None else {"id": self.id}
-        record["text"] = self.text
-        record["entities"] = [entity.to_json() for entity in self.entities]
-        record["diagnostics"] = [
-            {"sentence": k, "kind": d.kind, "message": d.message}
-            for k, prediction in enumerate(self.predictions)
-            for d in prediction.diagnostics
-        ]
-        record["warnings"] = list(self.warnings)
-        return record
 
 
 TagInput = str | Tokenized | Sequence[Sequence[str]]
