@@ -40,7 +40,7 @@ def gazetteer_recipe(tmp_path: Path, test: Path, names: dict[str, str], *extra: 
 def test_9_two_records_with_one_id_are_an_error_naming_both_lines(tmp_path: Path) -> None:
     test = jsonl(tmp_path / "test.jsonl", {"id": "x", "text": "Japan won.", "entities": [[0, 5, "LOC"]]},
                  {"text": "Kent drew."}, {"id": "x", "text": "Essex lost.", "entities": [[0, 5, "ORG"]]})
-    with pytest.raises(JsonlFormatError, match=r"test.jsonl:3: id 'x' is given twice \(lines 1 and 3\)"):
+    with pytest.raises(JsonlFormatError, match=r"test.jsonl:3: id 'x' is given twice \(test.jsonl:1 and test.jsonl:3\)"):
         JsonlReader().read(test)
     with pytest.raises(JsonlFormatError, match="given twice"):
         run(gazetteer_recipe(tmp_path, test, {"Japan": "LOC", "Essex": "ORG"}), log=lambda message: None)

@@ -189,7 +189,8 @@ def evaluate(
 @click.option("-o", "--output", "output_path", default="-", show_default=True, help="Output file, or - for stdout.")
 @click.option("--input-format", type=click.Choice(["text", "jsonl", "conll"]), default="text", show_default=True,
               help="text: a document per line; jsonl: {\"text\", \"id\"?} per line; conll: tokenized sentences.")
-@click.option("--output-format", type=click.Choice(["jsonl", "conll"]), default="jsonl", show_default=True)
+@click.option("--output-format", default="jsonl", show_default=True,
+              help="A writer plugin: jsonl, conll, label-studio, prodigy, doccano, spacy (a .spacy DocBin), or one a plugin adds.")
 @click.option("--resume", is_flag=True,
               help="Continue an output (jsonl) this command began on the same input with the same model and settings.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Sentences decoded together, across documents. [default: the run's]")
@@ -208,6 +209,7 @@ def predict(
     \b
     Examples:
       ner-toolkit predict runs/quickstart --input notes.txt --output entities.jsonl
+      ner-toolkit predict runs/quickstart -i notes.txt -o review.json --output-format label-studio
       cat notes.txt | ner-toolkit predict runs/quickstart
       ner-toolkit predict adapter/ --base Qwen/Qwen2.5-7B --format bracketed --labels conll2003 -i docs.jsonl --input-format jsonl
     """
@@ -226,7 +228,7 @@ def predict(
                              max_tokens=max_tokens, batch_size=batch_size, **options)
         try:
             counts = run_predict(tagger, "stdin" if input_path == "-" else input_path, data, output, input_format,  # type: ignore[arg-type]
-                                 output_format, resume)  # type: ignore[arg-type]
+                                 output_format, resume, model_version=model)
         finally:
             tagger.close()
     click.echo(

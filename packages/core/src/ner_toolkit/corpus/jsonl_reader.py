@@ -12,13 +12,14 @@ trimmed. Each record is one sentence: its text is split into tokens by a tokeniz
 (option ``tokenizer``), and the sentence keeps each token's character offsets. An entity
 whose boundaries fall inside a token is an error naming the record's line, unless
 ``misaligned`` says to drop it or to widen it to the tokens it touches (then counted and
-warned about). Sentence ids are the record's ``id``, else ``file:line``.
+warned about). Sentence ids are the record's ``id`` (or Prodigy's ``meta.id``), else ``file:line``.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -90,18 +91,16 @@ class JsonlReader(Reader):
         tokenizer = self.tokenizer()
         sentences: list[Sentence] = []
         changed: list[str] = []
-        first_line: dict[str, int] = {}
+        first_at: dict[str, str] = {}
         try:
-            for number, line in text_lines(path.read_bytes(), str(path)):
-                if not line.strip():
-                    continue
-                sentence = self._sentence(f"{path.name}:{number}", line, tokenizer, changed, f"{path}:{number}")
-                if sentence.id in first_line:
+            for where, source, record in self.records(path):
+                sentence = self._sentence(where, record, tokenizer, changed, source)
+                if sentence.id in first_at:
                     raise JsonlFormatError(
-                        f"{path}:{number}: id {sentence.id!r} is given twice (lines {first_line[sentence.id]} and {number}); "
+                        f"{source}: id {sentence.id!r} is given twice ({first_at[sentence.id]} and {where}); "
                         "each record needs an id of its own (predictions are matched to sentences by id)"
                     )
-                first_line[sentence.id] = number
+                first_at[sentence.id] = where
                 sentences.append(sentence)
         except OSError as error:
             raise JsonlFormatError(f"{path}: cannot read: {error.strerror}") from None
@@ -115,11 +114,18 @@ class JsonlReader(Reader):
             )
         return sentences
 
-    def _sentence(self, where: str, line: str, tokenizer: Tokenizer, changed: list[str], source: str) -> Sentence:
-        try:
-            record = json.loads(line)
-        except ValueError as error:
-            raise JsonlFormatError(f"{where}: not JSON: {error}") from None
+    def records(self, path: Path) -> Iterator[tuple[str, str, Any]]:
+        """Each record with where it stands: ``(file:line, path:line, record)``; a line that is not JSON is an error naming it."""
+        for number, line in text_lines(path.read_bytes(), str(path)):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as error:
+                raise JsonlFormatError(f"{path.name}:{number}: not JSON: {error}") from None
+            yield f"{path.name}:{number}", f"{path}:{number}", record
+
+    def _sentence(self, where: str, record: Any, tokenizer: Tokenizer, changed: list[str], source: str) -> Sentence:
         if not isinstance(record, dict):
             raise JsonlFormatError(f"{where}: expected an object with 'text', not {type(record).__name__}")
         text = record.get("text")
@@ -157,7 +163,8 @@ class JsonlReader(Reader):
                 covered = [i for i, (s, e) in enumerate(offsets) if s < end and start < e]
                 first, last = covered[0], covered[-1] + 1
             spans.append(Span(first, last, label))
-        identifier = record.get("id")
+        meta = record.get("meta")
+        identifier = record.get("id", meta.get("id") if isinstance(meta, dict) else None)  # Prodigy keeps ids in meta
         document = record.get("document_id")
         return Sentence(
             str(identifier) if identifier is not None else where,
