@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ner_toolkit import Tagger, read_conll
+from ner_toolkit import Tagger, plugins, read_conll
 from ner_toolkit.cli import cli
 from ner_toolkit.plugins import get_reader
 from ner_toolkit.run.pipeline import run
@@ -151,3 +151,15 @@ def test_the_command_line_writes_label_studio_and_refuses_what_it_cannot_do(tagg
     assert "label-studio" in result.output and not (tmp_path / "x").exists()
     with pytest.raises(InputError, match="--resume needs --output-format jsonl"):
         predict(tagger, str(source), source.read_bytes(), output, "text", "label-studio", resume=True)
+
+
+def test_a_third_party_writer_is_one_module_and_one_entry_point(tagger: Tagger, expected: list, tmp_path: Path) -> None:
+    component = plugins.manager().component("writer", "entity-tsv")
+    assert component.distribution.startswith("ner-toolkit-example-format")
+    output = predicted(tagger, tmp_path, "entity-tsv", ".tsv")
+    header, *rows = output.read_text(encoding="utf-8").splitlines()
+    assert header == "document\tstart\tend\tlabel\ttext"
+    found = [row.split("\t") for row in rows]
+    assert [(d, int(s), int(e), label) for d, s, e, label, _ in found] == [
+        (f"d{n}", *entity) for n, entities in enumerate(expected) for entity in entities]
+    assert [text for *_, text in found] == [TEXTS[int(d[1:])][int(s) : int(e)] for d, s, e, *_ in found]
