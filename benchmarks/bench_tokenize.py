@@ -178,8 +178,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for index, sentence in enumerate(sentences):
         by_document.setdefault(sentence.document_id, []).append(index)
 
-    candidates = [plugin_candidate("whitespace"), plugin_candidate("regex"), plugin_candidate("spacy"),
-                  plugin_candidate("spacy", conll=False)]
+    candidates = [plugin_candidate("whitespace"), plugin_candidate("regex", splitter="pysbd"),
+                  plugin_candidate("regex", splitter="rules"), plugin_candidate("spacy"), plugin_candidate("spacy", conll=False)]
     if importlib.util.find_spec("syntok"):
         candidates.append(syntok_candidate())
     if importlib.util.find_spec("blingfire"):

@@ -40,14 +40,35 @@ def test_the_regex_tokenizer_follows_conll_conventions(text: str, tokens: list[s
     assert words(text, RegexTokenizer().tokenize(text)) == tokens
 
 
-def test_regex_sentences_skip_abbreviations_and_follow_quotes() -> None:
+@pytest.mark.parametrize("splitter", ["pysbd", "rules"])
+def test_sentences_skip_abbreviations_and_follow_quotes(splitter: str) -> None:
     text = 'He flew to the U.S. on Monday. "I am sure," he said. "We won." J. Smith agreed.'
-    assert [" ".join(words(text, s)) for s in RegexTokenizer().sentences(text)] == [
+    assert [" ".join(words(text, s)) for s in RegexTokenizer(splitter=splitter).sentences(text)] == [
         "He flew to the U.S. on Monday .",
         '" I am sure , " he said .',
         '" We won . "',
         "J. Smith agreed .",
     ]
+
+
+def test_pysbd_is_the_default_splitter_and_ends_a_sentence_after_an_abbreviation() -> None:
+    text = "He left at 9 p.m. The game ended."
+    assert RegexTokenizer().options.splitter == "pysbd"
+    assert [" ".join(words(text, s)) for s in RegexTokenizer().sentences(text)] == ["He left at 9 p.m.", "The game ended ."]
+    assert len(RegexTokenizer(splitter="rules").sentences(text)) == 1  # the rules never end a sentence after an abbreviation
+    assert RegexTokenizer(split_sentences=False).sentences(text) == [RegexTokenizer().tokenize(text)]
+
+
+def test_a_splitter_never_cuts_a_token() -> None:
+    from ner_toolkit.interfaces import group_tokens
+
+    tokens = [(0, 3), (4, 8), (9, 12), (13, 16)]
+    assert group_tokens(tokens, [(0, 6), (6, 16)]) == [[(0, 3), (4, 8)], [(9, 12), (13, 16)]]  # a cut inside "4..8" keeps it whole
+    assert group_tokens(tokens, []) == [tokens]
+    assert group_tokens([], [(0, 5)]) == []
+    text = "Essex won. Then it rained."
+    sentences = plugins.get_splitter("pysbd")().split(text)
+    assert [text[a:b].strip() for a, b in sentences] == ["Essex won.", "Then it rained."]
 
 
 def test_the_spacy_tokenizer_keeps_offsets_and_hyphenated_words() -> None:

@@ -50,12 +50,12 @@ def not_core(found: tuple[plugins.Component, ...]) -> list[tuple[str, str]]:
 def test_env_var_restricts_loading_and_the_core_readers_always_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "ner-toolkit-example-format")
     assert set(not_core(plugins.components())) == {("reader", "enamex"), ("format", "slash-tags"), ("format", "curly"),
-                                                   ("predictor", "gazetteer")}
+                                                   ("predictor", "gazetteer"), ("writer", "entity-tsv")}
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "slash_tags")
     assert not_core(plugins.components()) == [("format", "slash-tags")]
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "")
     assert not_core(plugins.components()) == []
-    assert {("reader", "conll"), ("reader", "jsonl"), ("tokenizer", "regex")} <= {(c.kind, c.name) for c in plugins.components()}
+    assert {("reader", "conll"), ("reader", "jsonl"), ("tokenizer", "regex"), ("splitter", "pysbd"), ("writer", "jsonl")} <= {(c.kind, c.name) for c in plugins.components()}
     with pytest.raises(plugins.PluginError, match=r"unknown format 'bracketed'; available: none"):
         plugins.get_formatter("bracketed")
     monkeypatch.delenv(plugins.LOAD_PLUGINS_ENV)

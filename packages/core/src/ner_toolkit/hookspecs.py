@@ -43,6 +43,11 @@ def register_tokenizers(register: Callable[[type], None]) -> None:
 
 
 @hookspec
+def register_splitters(register: Callable[[type], None]) -> None:
+    """Register ``SentenceSplitter`` subclasses: raw text to sentences (a tokenizer's ``splitter`` option)."""
+
+
+@hookspec
 def register_formats(register: Callable[[type], None]) -> None:
     """Register ``Formatter`` subclasses: output formats that render targets and parse outputs (``format.name``)."""
 

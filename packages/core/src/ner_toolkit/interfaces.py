@@ -1,4 +1,4 @@
-"""The plugin interfaces: Reader, Tokenizer, Formatter, Trainer, Predictor, Scorer and Writer, and the contracts they share.
+"""The plugin interfaces: Reader, Tokenizer, SentenceSplitter, Formatter, Trainer, Predictor, Scorer and Writer, and their contracts.
 
 A plugin subclasses one of these, gives it a ``name``, and registers the class from a
 ``register_*`` hook (see ``hookspecs``). Options from a recipe reach the constructor as
@@ -215,6 +215,35 @@ class Tokenizer(Plugin, ABC):
         """The tokens grouped into sentences; the default keeps the text as one sentence."""
         tokens = self.tokenize(text)
         return [tokens] if tokens else []
+
+
+class SentenceSplitter(Plugin, ABC):
+    """Splits raw text into sentences: what a tokenizer's ``splitter`` option names."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = self.Options.model_validate(options)
+
+    @abstractmethod
+    def split(self, text: str) -> list[tuple[int, int]]:
+        """The ``(start, end)`` characters of each sentence of ``text``, in order."""
+
+
+def group_tokens(tokens: Sequence[tuple[int, int]], sentences: Sequence[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Tokens grouped by the sentence their first character falls in: a splitter never cuts a token."""
+    groups: list[list[tuple[int, int]]] = []
+    ends = iter(end for _, end in sentences)
+    end = next(ends, None)
+    current: list[tuple[int, int]] = []
+    for token in tokens:
+        while end is not None and token[0] >= end:
+            if current:
+                groups.append(current)
+                current = []
+            end = next(ends, None)
+        current.append(token)
+    if current:
+        groups.append(current)
+    return groups
 
 
 class Formatter(Plugin, ABC):

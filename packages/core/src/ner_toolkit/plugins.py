@@ -21,15 +21,16 @@ from typing import Literal, TypeVar, cast
 import pluggy
 
 from . import hookspecs
-from .interfaces import Formatter, Plugin, Predictor, Reader, Scorer, Tokenizer, Trainer, Writer
+from .interfaces import Formatter, Plugin, Predictor, Reader, Scorer, SentenceSplitter, Tokenizer, Trainer, Writer
 
 ENTRY_POINT_GROUP = "ner_toolkit"
 LOAD_PLUGINS_ENV = "NER_TOOLKIT_LOAD_PLUGINS"
 
-Kind = Literal["reader", "tokenizer", "format", "trainer", "predictor", "scorer", "writer"]
+Kind = Literal["reader", "tokenizer", "splitter", "format", "trainer", "predictor", "scorer", "writer"]
 KINDS: dict[Kind, tuple[str, type[Plugin]]] = {
     "reader": ("register_readers", Reader),
     "tokenizer": ("register_tokenizers", Tokenizer),
+    "splitter": ("register_splitters", SentenceSplitter),
     "format": ("register_formats", Formatter),
     "trainer": ("register_trainers", Trainer),
     "predictor": ("register_predictors", Predictor),
@@ -181,6 +182,10 @@ def get_reader(name: str) -> type[Reader]:
 
 def get_tokenizer(name: str) -> type[Tokenizer]:
     return _typed("tokenizer", name, Tokenizer)
+
+
+def get_splitter(name: str) -> type[SentenceSplitter]:
+    return _typed("splitter", name, SentenceSplitter)
 
 
 def get_formatter(name: str) -> type[Formatter]:
