@@ -65,7 +65,8 @@ def run_generate(model, tokenizer, formatter, examples, batch: int, lookup: int 
     from ner_toolkit.prompts import end_of_turn_id
     from ner_toolkit_trainers.transformers_predictor import _Loaded, newline_token_ids
 
-    predictor = TransformersPredictor(ModelSpec("unused", system_prompt=""), None, formatter, batch_size=batch, progress=False)
+    predictor = TransformersPredictor(ModelSpec("unused", system_prompt=""), None, formatter, batch_size=batch, progress=False,
+                                      entity_scores=False)
     stop = sorted({end_of_turn_id(tokenizer, "model"), tokenizer.eos_token_id, *newline_token_ids(tokenizer)})
     # the model is loaded once for every mode: hand it to the predictor as open() would
     predictor._loaded = _Loaded(model, tokenizer, "cpu", end_of_turn_id(tokenizer, "model"), stop, None)

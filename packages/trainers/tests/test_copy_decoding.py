@@ -43,7 +43,7 @@ def test_a_random_model_is_forced_to_write_valid_renderings(tiny_qwen2_dir: Path
     examples = [fmt.example(sentence) for sentence in chosen]
     predictor = TransformersPredictor(
         ModelSpec(str(tiny_qwen2_dir)), None, fmt,
-        decoding="speculative", prefix_cache=True, batch_size=3, progress=False, threads=1,
+        decoding="speculative", prefix_cache=True, batch_size=3, progress=False, threads=1, entity_scores=False,
     )
     outputs = dict(predictor.generate(examples))
     for i, sentence in enumerate(chosen):

@@ -30,7 +30,8 @@ def examples(conll: Path) -> list[Example]:
 
 
 def predictor(model: Path, **options) -> TransformersPredictor:
-    options = {"decoding": "speculative", "prefix_cache": True, "batch_size": 4, "progress": False, "threads": 1, **options}
+    options = {"decoding": "speculative", "prefix_cache": True, "batch_size": 4, "progress": False, "threads": 1,
+               "entity_scores": False, **options}
     return TransformersPredictor(ModelSpec(str(model)), None, formatter(), **options)
 
 

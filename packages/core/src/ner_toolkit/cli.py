@@ -123,6 +123,8 @@ def render(recipe_path: Path, overrides: tuple[str, ...], output: Path | None) -
 @click.option("--max-unparsed", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Exit with status 1 (after writing) when more than this share of outputs cannot be read, "
               "or of LLaMA-Factory references differ from the gold.")
+@click.option("--min-score", type=click.FloatRange(0, 1),
+              help="Leave out entities scored below this (the scores a run's predictions file holds): precision for recall.")
 def evaluate(
     outputs: Path,
     gold: Path | None,
@@ -139,12 +141,14 @@ def evaluate(
     with_html: bool,
     title: str | None,
     max_unparsed: float,
+    min_score: float | None,
 ) -> None:
     """Score existing model OUTPUTS (JSON Lines) against a gold corpus file; nothing is trained.
 
     OUTPUTS holds one model output per gold sentence: either {"output": ..., "id": ...}
     per line (the id, e.g. eng.testb:12, is optional; without it lines follow the gold
-    file's order) or LLaMA-Factory's generated_predictions.jsonl ({"predict", "label"}).
+    file's order; a run's predictions file is such a file, with entity "scores" that
+    --min-score reads) or LLaMA-Factory's generated_predictions.jsonl ({"predict", "label"}).
 
     \b
     Examples:
@@ -167,7 +171,7 @@ def evaluate(
             raise click.UsageError("give the gold file with --gold, or a recipe whose data names the split")
         formatter = make_formatter(recipe)
         scorers = make_scorers(recipe)
-        predictions, results = evaluate_outputs(outputs, sentences, formatter, scorers, layout, limit)  # type: ignore[arg-type]
+        predictions, results = evaluate_outputs(outputs, sentences, formatter, scorers, layout, limit, min_score)  # type: ignore[arg-type]
     for warning in results["warnings"]:
         click.echo(f"warning: {warning}", err=True)
     written = write_reports(folder, title or outputs.name, scorers, results, predictions, with_html)
@@ -199,10 +203,12 @@ def evaluate(
 @click.option("--labels", help="Comma-separated labels, or conll2003. [default: the run's]")
 @click.option("--tokenizer", default="regex", show_default=True, help="Tokenizer plugin for raw text.")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=256, show_default=True, help="Longer sentences are cut, with a warning.")
+@click.option("--min-score", type=click.FloatRange(0, 1), help="Leave out entities the model scored below this (0 to 1).")
 @click.option("--device", help="Device for the model, e.g. cpu, cuda:1. [default: a GPU when there is one]")
 def predict(
     model: str, input_path: str, output_path: str, input_format: str, output_format: str, resume: bool, batch_size: int | None,
     base: str | None, format_name: str | None, labels: str | None, tokenizer: str, max_tokens: int, device: str | None,
+    min_score: float | None,
 ) -> None:
     """Tag documents with MODEL: a run folder, an exported folder, or a model or adapter (folder or hub name).
 
@@ -225,7 +231,7 @@ def predict(
         data = sys.stdin.buffer.read() if input_path == "-" else Path(input_path).read_bytes()
         options = {"device": device} if device else {}
         tagger = Tagger.load(model, base=base, format=format_name, labels=labels, tokenizer=tokenizer,
-                             max_tokens=max_tokens, batch_size=batch_size, **options)
+                             max_tokens=max_tokens, batch_size=batch_size, min_score=min_score, **options)
         try:
             counts = run_predict(tagger, "stdin" if input_path == "-" else input_path, data, output, input_format,  # type: ignore[arg-type]
                                  output_format, resume, model_version=model)

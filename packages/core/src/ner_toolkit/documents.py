@@ -15,15 +15,20 @@ from .spans import Sentence
 
 @dataclass(frozen=True)
 class Entity:
-    """An entity in a text: characters ``[start, end)``, its label, and the text it covers."""
+    """An entity in a text: characters ``[start, end)``, its label, the text it covers, and its score."""
 
     start: int
     end: int
     label: str
     text: str
+    score: float | None = None
+    """The model's confidence in the entity, in [0, 1] (``ner_toolkit.confidence``); None where the predictor gave none."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "label": self.label, "text": self.text}
+        found: dict[str, Any] = {"start": self.start, "end": self.end, "label": self.label, "text": self.text}
+        if self.score is not None:
+            found["score"] = self.score
+        return found
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
@@ -156,10 +156,29 @@ class Prediction:
     diagnostics: tuple[Diagnostic, ...] = ()
     mentions: tuple[Mention, ...] = ()
     copied_input: bool = True
+    scores: tuple[float, ...] = ()
+    """Each span's confidence in [0, 1], in the order of ``spans`` (``confidence``); empty where the predictor gave none."""
 
     @classmethod
     def from_parse(cls, sentence_id: str, output: str, result: ParseResult) -> Prediction:
         return cls(sentence_id, output, result.spans, result.diagnostics, result.mentions, result.copied_input)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A model output with the log-probability of each of its tokens: what a predictor that can score entities yields.
+
+    ``token_ends[k]`` is the character of ``text`` where token ``k`` ends; ``token_logprobs[k]``
+    is the log-probability the model gave it where it was chosen.
+    """
+
+    text: str
+    token_ends: tuple[int, ...]
+    token_logprobs: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.token_ends) != len(self.token_logprobs):
+            raise ValueError(f"{len(self.token_ends)} token ends for {len(self.token_logprobs)} log-probabilities")
 
 
 class Plugin:
@@ -405,7 +424,14 @@ class Predictor(Plugin, ABC):
         answered: set[int] = set()
         for index, output in self.generate(prompts):
             answered.add(index)
-            yield todo[index], self.formatter.prediction(sentences[todo[index]], output)
+            sentence = sentences[todo[index]]
+            if isinstance(output, Generation):
+                from .confidence import entity_scores
+
+                prediction = self.formatter.prediction(sentence, output.text)
+                yield todo[index], replace(prediction, scores=entity_scores(self.formatter, sentence.tokens, prediction.spans, output))
+            else:
+                yield todo[index], self.formatter.prediction(sentence, output)
         if len(answered) < len(todo):
             missing = [sentences[todo[i]].id for i in range(len(todo)) if i not in answered]
             raise RuntimeError(f"the {self.name} predictor returned no output for {len(missing)} sentence(s), e.g. {missing[:3]}")
@@ -424,8 +450,11 @@ class Predictor(Plugin, ABC):
         self.close()
 
     @abstractmethod
-    def generate(self, examples: Sequence[Example]) -> Iterator[tuple[int, str]]:
-        """Yield ``(index into examples, raw output)`` as each output is ready, in any order (their ``output`` is ignored)."""
+    def generate(self, examples: Sequence[Example]) -> Iterator[tuple[int, str | Generation]]:
+        """Yield ``(index into examples, raw output)`` as each output is ready, in any order (their ``output`` is ignored).
+
+        A raw output given as a ``Generation`` (with its tokens' log-probabilities) gives its entities scores.
+        """
 
 
 class Scorer(Plugin, ABC):

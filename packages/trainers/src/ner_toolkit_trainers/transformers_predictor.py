@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ner_toolkit import RUNTIME_ONLY, Example, Predictor, hookimpl
+from ner_toolkit import RUNTIME_ONLY, Example, Generation, Predictor, hookimpl
 from ner_toolkit.prompts import end_of_turn_id, prompt_ids
 
 from .models import Device, load_model, load_tokenizer, pick_device
@@ -48,6 +48,11 @@ class TransformersOptions(BaseModel):
         "drafts save more time than they cost, as measured while decoding (the output is the same either way)",
     )
     pause_at_names: bool = Field(False, description="drafts stop before capitalized words not yet seen as entities")
+    entity_scores: bool = Field(
+        True,
+        description="give each entity a score: the probability of its markup tokens (ner_toolkit.confidence); "
+        "outputs are the same either way",
+    )
     freeze_gc: bool = Field(
         False,
         json_schema_extra=RUNTIME_ONLY,
@@ -243,10 +248,21 @@ class TransformersPredictor(Predictor):
                     eos_token_id=stop,
                     pad_token_id=pad,
                     use_cache=True,
+                    output_scores=o.entity_scores,
+                    return_dict_in_generate=True,
                 )
+            from .decoding.decoder import token_ends
+
+            sequences, stopping = generated.sequences, set(stop)
+            logprobs = _chosen_logprobs(generated.scores, sequences[:, width:]) if o.entity_scores else None
             for row, index in enumerate(batch):
-                text = tokenizer.decode(generated[row, width:], skip_special_tokens=True)
-                yield index, text
+                ids = sequences[row, width:].tolist()
+                text = tokenizer.decode(ids, skip_special_tokens=True)
+                if logprobs is None:
+                    yield index, text
+                    continue
+                end = next((k for k, token in enumerate(ids) if token in stopping), len(ids))  # padding follows the stop
+                yield index, Generation(text, token_ends(tokenizer, ids[:end]), tuple(logprobs[row][:end]))
             progress.update(len(batch))
         progress.close()
 
@@ -265,7 +281,7 @@ class TransformersPredictor(Predictor):
             loaded.model, loaded.tokenizer, self.formatter, decoding=o.decoding, prefix_cache=o.prefix_cache,
             batch_size=o.batch_size, draft_tokens=o.draft_tokens, pause_at_names=o.pause_at_names,
             adaptive_drafts=o.adaptive_drafts, end_of_turn=loaded.end_of_turn, stop_ids=loaded.stop_ids, trie=loaded.trie,
-            pause_gc=o.freeze_gc,
+            pause_gc=o.freeze_gc, scored=o.entity_scores,
             prefix_probe=prompt_ids(loaded.tokenizer, probe, self.model.chat_template, self.model.system_prompt),
         )
 
@@ -277,6 +293,14 @@ class TransformersPredictor(Predictor):
         caps = [o.max_new_tokens or int(o.new_tokens_per_input_token * n) + 16 for n in input_lengths]
         yield from self.decoder.generate(prompts, examples, caps, on_batch=progress.update)
         progress.close()
+
+
+def _chosen_logprobs(scores: Sequence[Any], chosen: Any) -> list[list[float]]:
+    """Each row's log-probability of the token it chose at each step, from ``generate``'s per-step logits."""
+    import torch
+
+    steps = torch.stack([step.float().log_softmax(-1) for step in scores], dim=1)  # rows x steps x vocabulary
+    return steps.gather(-1, chosen[:, : steps.shape[1], None])[..., 0].tolist()
 
 
 @hookimpl

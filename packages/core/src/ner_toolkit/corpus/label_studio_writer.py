@@ -1,7 +1,8 @@
 """The ``label-studio`` writer: a JSON list of Label Studio tasks with the model's entities as ``predictions``.
 
 Each task is ``{"data": {"text", "document_id"}, "predictions": [{"model_version", "result"}]}``
-with one ``labels`` result per entity (``value``: ``start``, ``end``, ``text``, ``labels``),
+with one ``labels`` result per entity (``value``: ``start``, ``end``, ``text``, ``labels``;
+the entity's ``score`` where it has one; the prediction's ``score`` is the lowest of them),
 as Label Studio imports pre-annotations for the NER template
 (``<Labels name="label" toName="text">`` over ``<Text name="text" value="$text">``;
 options ``from_name``, ``to_name`` and ``data_key`` follow another labelling config). The
@@ -44,10 +45,14 @@ class LabelStudioWriter(Writer):
         o = self.options
         result = [
             {"id": f"e{n}", "from_name": o.from_name, "to_name": o.to_name, "type": "labels",
-             "value": {"start": e.start, "end": e.end, "text": e.text, "labels": [e.label]}}
+             "value": {"start": e.start, "end": e.end, "text": e.text, "labels": [e.label]},
+             **({"score": e.score} if e.score is not None else {})}
             for n, e in enumerate(document.entities)
         ]
         prediction: dict[str, Any] = {"result": result}
+        scores = [e.score for e in document.entities if e.score is not None]
+        if scores:
+            prediction["score"] = min(scores)  # Label Studio sorts tasks by it: the most doubtful entity first
         if self.model_version is not None:
             prediction["model_version"] = self.model_version
         data: dict[str, Any] = {o.data_key: document.text}

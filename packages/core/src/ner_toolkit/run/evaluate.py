@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from ..confidence import above
 from ..interfaces import Formatter, Prediction, Scorer
 from ..labels import label_set
 from ..spans import Sentence
@@ -52,6 +53,8 @@ class Output:
     text: str
     id: str | None = None
     reference: str | None = None
+    scores: tuple[float, ...] = ()
+    """The entities' scores a run's predictions file gives (``scores``), in the order its parse gives the spans."""
 
 
 def _text(source: str, number: int, field: str, value: Any) -> str:
@@ -76,7 +79,10 @@ def _record(source: str, number: int, raw: str, layout: Layout) -> Output:
             sentence_id = record.get("id")
             if sentence_id is not None and not isinstance(sentence_id, str):
                 raise EvaluateError(f"{source}:{number}: id must be a string, not {sentence_id!r}")
-            return Output(number, _text(source, number, "output", record["output"]), sentence_id)
+            scores = record.get("scores", [])
+            if not (isinstance(scores, list) and all(isinstance(s, (int, float)) and 0 <= s <= 1 for s in scores)):
+                raise EvaluateError(f"{source}:{number}: 'scores' must be a list of numbers between 0 and 1")
+            return Output(number, _text(source, number, "output", record["output"]), sentence_id, None, tuple(scores))
     expected = {
         "auto": "an object with 'output' (and optionally 'id'), a JSON string, or LLaMA-Factory's 'predict'",
         "jsonl": "an object with 'output' (and optionally 'id') or a JSON string",
@@ -137,9 +143,21 @@ def match_outputs(outputs: Sequence[Output], gold: Sequence[Sentence], source: s
     return [by_id[sentence.id] for sentence in gold]
 
 
-def parse_outputs(formatter: Formatter, gold: Sequence[Sentence], outputs: Sequence[Output]) -> list[Prediction]:
-    """Parse each output against the tokens of its gold sentence (formatters never raise)."""
-    return [formatter.prediction(sentence, output.text) for sentence, output in zip(gold, outputs)]
+def parse_outputs(
+    formatter: Formatter, gold: Sequence[Sentence], outputs: Sequence[Output], min_score: float | None = None
+) -> list[Prediction]:
+    """Parse each output against the tokens of its gold sentence (formatters never raise); with its scores, and ``min_score`` applied.
+
+    Scores belong to the spans their predictions file gave; where the parse gives another
+    number of spans, the output has none.
+    """
+    predictions = []
+    for sentence, output in zip(gold, outputs):
+        prediction = formatter.prediction(sentence, output.text)
+        if output.scores and len(output.scores) == len(prediction.spans):
+            prediction = replace(prediction, scores=output.scores)
+        predictions.append(prediction if min_score is None else above(prediction, min_score))
+    return predictions
 
 
 def reference_mismatches(formatter: Formatter, gold: Sequence[Sentence], outputs: Sequence[Output]) -> list[Output]:
@@ -161,12 +179,14 @@ def mismatch_warning(formatter: Formatter, mismatched: Sequence[Output], total: 
 
 def evaluate_outputs(
     path: Path, gold: Sequence[Sentence], formatter: Formatter, scorers: Sequence[Scorer], layout: Layout = "auto",
-    limit: int | None = None,
+    limit: int | None = None, min_score: float | None = None,
 ) -> tuple[list[Prediction], dict[str, Any]]:
-    """Read, match, parse and score; the results carry ``warnings`` when the score is not to be trusted."""
+    """Read, match, parse and score (leaving out entities scored below ``min_score``); the results carry ``warnings`` when the score is not to be trusted."""
     outputs = match_outputs(read_outputs(path, layout), gold, str(path), limit)
-    predictions = parse_outputs(formatter, gold, outputs)
+    predictions = parse_outputs(formatter, gold, outputs, min_score)
     results = score(scorers, gold, predictions)
+    if min_score is not None and not any(output.scores for output in outputs):
+        results["warnings"].append(f"--min-score {min_score:g} left every entity in: {path} holds no entity scores")
     mismatched = reference_mismatches(formatter, gold, outputs)
     results["counts"]["reference_mismatches"] = len(mismatched)
     if mismatched:

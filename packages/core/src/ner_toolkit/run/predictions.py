@@ -1,4 +1,4 @@
-"""The predictions file: one JSON line per sentence with its raw output, spans and diagnostics.
+"""The predictions file: one JSON line per sentence with its raw output, spans (with their scores, when scored) and diagnostics.
 
 Lines are appended as predictions are parsed, so a killed run loses at most the line it
 was writing; ``read_predictions`` cuts off such a torn last line.
@@ -22,6 +22,7 @@ def prediction_to_json(prediction: Prediction) -> dict[str, Any]:
         "diagnostics": [[d.kind, d.message] for d in prediction.diagnostics],
         "mentions": [[m.text, m.label] for m in prediction.mentions],
         "copied_input": prediction.copied_input,
+        **({"scores": list(prediction.scores)} if prediction.scores else {}),
     }
 
 
@@ -33,6 +34,7 @@ def prediction_from_json(record: dict[str, Any]) -> Prediction:
         tuple(Diagnostic(*d) for d in record["diagnostics"]),
         tuple(Mention(*m) for m in record["mentions"]),
         record["copied_input"],
+        tuple(record.get("scores", ())),
     )
 
 

@@ -58,6 +58,7 @@ def made_from(tagger: Tagger, data: bytes, input_format: str, output_format: str
         "predictor": {"name": predictor.name, "options": options},
         "tokenizer": {"name": tagger.tokenizer.name, "options": _options(tagger.tokenizer)},
         "max_tokens": tagger.max_tokens,
+        **({"min_score": tagger.min_score} if tagger.min_score is not None else {}),
     }
 
 

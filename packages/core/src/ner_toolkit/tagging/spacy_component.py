@@ -12,7 +12,8 @@ decoded together. Entities come back in the doc's characters and become ``doc.en
 through ``Doc.char_span``. Nested spans
 (a format that writes them) keep the longest; an entity that overlaps one already in
 ``doc.ents`` replaces it only with ``overwrite_ents: true``, as in spaCy's ``EntityRuler``.
-What the parser could not use is kept per doc in ``doc._.ner_toolkit_diagnostics``.
+What the parser could not use is kept per doc in ``doc._.ner_toolkit_diagnostics``; each
+entity's score in ``ent._.ner_toolkit_score``.
 
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from .tagger import Document, Tagger, Tokenized
 
 DIAGNOSTICS = "ner_toolkit_diagnostics"
+SCORE = "ner_toolkit_score"
+"""The Span extension holding an entity's score (``ent._.ner_toolkit_score``; None where the model gave none)."""
 
 
 @Language.factory(
@@ -76,6 +79,8 @@ class NerToolkitComponent(Pipe):
         self.overwrite = overwrite_ents
         if not Doc.has_extension(DIAGNOSTICS):
             Doc.set_extension(DIAGNOSTICS, default=None)
+        if not Span.has_extension(SCORE):
+            Span.set_extension(SCORE, default=None)
 
     def __call__(self, doc: Doc) -> Doc:
         return next(iter(self.pipe([doc])))
@@ -115,6 +120,7 @@ class NerToolkitComponent(Pipe):
             span = doc.char_span(entity.start, entity.end, label=entity.label)
             if span is None:  # pragma: no cover - both ends are token boundaries by construction
                 raise RuntimeError(f"{self.name}: {entity} does not map onto tokens of the doc")
+            span._.set(SCORE, entity.score)
             found.append(span)
         doc._.set(DIAGNOSTICS, [d for prediction in document.predictions for d in prediction.diagnostics])
         self._set_ents(doc, filter_spans(found))

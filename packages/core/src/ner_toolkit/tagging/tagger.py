@@ -74,7 +74,10 @@ class Tagger:
         tokenizer: Tokenizer,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        min_score: float | None = None,
     ) -> None:
+        if min_score is not None and not 0 <= min_score <= 1:
+            raise ValueError(f"min_score must be between 0 and 1, not {min_score}")
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
         if batch_size < 1:
@@ -84,6 +87,8 @@ class Tagger:
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.batch_size = batch_size
+        self.min_score = min_score
+        """Entities scored below this are left out (an entity without a score is kept)."""
         self._opened = False
 
     # --- loading ------------------------------------------------------------------------
@@ -103,6 +108,7 @@ class Tagger:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         predictor: str | None = None,
         batch_size: int | None = None,
+        min_score: float | None = None,
         **predictor_options: Any,
     ) -> Tagger:
         """Load a run folder, an exported folder, or a model or adapter (folder or hub name).
@@ -111,6 +117,7 @@ class Tagger:
         they say it (``format`` and ``labels`` at least). ``batch_size`` is the number of
         sentences decoded together (the predictor's batch where it has one);
         ``predictor_options`` go to the predictor as they are (``decoding``, ``device``, ...).
+        ``min_score`` leaves out entities the model scored below it: precision for recall.
         """
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -136,7 +143,7 @@ class Tagger:
             options["batch_size"] = batch_size
         made = build_predictor(name, spec, settings.adapter, formatter, options)  # type: ignore[arg-type]
         sentences = batch_size or getattr(made.options, "batch_size", None) or DEFAULT_BATCH_SIZE
-        return cls(formatter, made, plugins.get_tokenizer(tokenizer)(), max_tokens, sentences)
+        return cls(formatter, made, plugins.get_tokenizer(tokenizer)(), max_tokens, sentences, min_score)
 
     # --- the model's lifetime -----------------------------------------------------------
 
@@ -232,12 +239,14 @@ class Tagger:
             _, _, slots, k = batch[index]
             slots[k] = prediction
 
-    @staticmethod
-    def _finish(document: Document, slots: list[Prediction | None]) -> Document:
-        """The document with its predictions and the entities they give, in characters of its text."""
+    def _finish(self, document: Document, slots: list[Prediction | None]) -> Document:
+        """The document with its predictions and the entities they give, in characters of its text, with their scores."""
         document.predictions = [prediction for prediction in slots if prediction is not None]
         for sentence, prediction in zip(document.sentences, document.predictions):
-            for span in prediction.spans:
+            scores: Sequence[float | None] = prediction.scores or [None] * len(prediction.spans)
+            for span, score in zip(prediction.spans, scores):
+                if score is not None and self.min_score is not None and score < self.min_score:
+                    continue
                 start, end = sentence.char_span(span)
-                document.entities.append(Entity(start, end, span.label, document.text[start:end]))
+                document.entities.append(Entity(start, end, span.label, document.text[start:end], score))
         return document

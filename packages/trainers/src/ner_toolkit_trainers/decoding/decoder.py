@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any, Literal
 
-from ner_toolkit import Example
+from ner_toolkit import Example, Generation
 
 from ..models import cache_argument
 from .allowed import AllowedTokens
@@ -92,6 +92,7 @@ class CopyDecoder:
         adaptive_drafts: bool = True,
         pause_gc: bool = False,
         prefix_probe: Sequence[int] = (),
+        scored: bool = False,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -100,6 +101,7 @@ class CopyDecoder:
         self.prefix_cache = prefix_cache
         self.prefix_probe = tuple(prefix_probe)  # a prompt for an input no sentence has: see ``cache.prefix_length``
         self.batch_size = batch_size
+        self.scored = scored  # outputs come with their tokens' log-probabilities (``Generation``)
         self.pause_gc = pause_gc  # reference counting frees a batch's garbage; only cycles wait for the batch's end
         self.end_of_turn = end_of_turn
         self.stop_ids = frozenset(stop_ids) | {end_of_turn}
@@ -129,8 +131,8 @@ class CopyDecoder:
         examples: Sequence[Example],
         caps: Sequence[int],
         on_batch: Callable[[int], None] | None = None,
-    ) -> Iterator[tuple[int, str]]:
-        """Yield ``(index, output text)`` for each prompt; ``caps`` bound plain decoding's new tokens."""
+    ) -> Iterator[tuple[int, str | Generation]]:
+        """Yield ``(index, output)`` for each prompt, a ``Generation`` when ``scored``; ``caps`` bound plain decoding's new tokens."""
         if not prompts:
             return
         self.stats = DecodeStats(row_passes=[0] * len(prompts), output_tokens=[0] * len(prompts))
@@ -196,7 +198,7 @@ class CopyDecoder:
 
     # --- a batch ------------------------------------------------------------------------
 
-    def _decode(self, rows: list[Row], prefix: PrefixKV | None, prefix_len: int) -> Iterator[tuple[int, str]]:
+    def _decode(self, rows: list[Row], prefix: PrefixKV | None, prefix_len: int) -> Iterator[tuple[int, str | Generation]]:
         """Decode one batch to the end: plan, forward, verify, finish, a step at a time."""
         batch = Batch(rows, prefix_len)
         cache = BatchCache(self.model.config, self.device, len(rows), prefix, prefix_len)
@@ -209,8 +211,8 @@ class CopyDecoder:
             self.stats.draft_steps += drafting
             crop = batch.crop()
             step = self._plan(batch.rows, drafting)
-            choices = self._forward(batch, cache, step, crop, fixed=batch.width - crop)
-            took, accepted, drafted = self._verify(batch.rows, step, choices, drafting, shrink)
+            choices, logprobs = self._forward(batch, cache, step, crop, fixed=batch.width - crop)
+            took, accepted, drafted = self._verify(batch.rows, step, choices, logprobs, drafting, shrink)
             if self.switch is not None and batch.width:  # a batch's first step, which feeds the prompts, is not compared
                 self.switch.record(n, drafted, accepted, perf_counter() - began)
             batch.stepped(batch.width - crop, step.width, took)
@@ -251,8 +253,11 @@ class CopyDecoder:
             allowed.append(self.allowed(grammar, states))
         return Plan(draft, allowed, path)
 
-    def _forward(self, batch: Batch, cache: BatchCache, step: Step, crop: int, fixed: int) -> list[int]:
-        """Send the step's buffer in one copy, run the decoder stack over the ids fed, and choose at every position."""
+    def _forward(self, batch: Batch, cache: BatchCache, step: Step, crop: int, fixed: int) -> tuple[list[int], list[float]]:
+        """Send the step's buffer in one copy, run the decoder stack over the ids fed, and choose at every position.
+
+        Returns the choices and, ``scored``, their log-probabilities (else an empty list).
+        """
         import torch
 
         n, width = len(batch.rows), step.width
@@ -273,10 +278,15 @@ class CopyDecoder:
             self._count(1, n * width)
             cache.keep(batch.length + fixed)
             hidden = out.last_hidden_state.reshape(n * width, -1).index_select(0, tensors.where)
-            return choose(self.head, hidden, step, tensors, arange)
+            return choose(self.head, hidden, step, tensors, arange, self.scored)
 
-    def _verify(self, rows: list[Row], step: Step, choices: list[int], drafting: bool, shrink: bool) -> tuple[list[int], int, int]:
-        """Take each row's accepted draft and the choice after it; returns the positions each row keeps, draft tokens accepted and drafted."""
+    def _verify(
+        self, rows: list[Row], step: Step, choices: list[int], logprobs: list[float], drafting: bool, shrink: bool
+    ) -> tuple[list[int], int, int]:
+        """Take each row's accepted draft and the choice after it; returns the positions each row keeps, draft tokens accepted and drafted.
+
+        An accepted draft token was the choice at its position, so it has that choice's log-probability.
+        """
         took = []
         at = accepted = drafted = 0  # ``at``: the row's first position among the choices
         for r, row in enumerate(rows):
@@ -285,19 +295,19 @@ class CopyDecoder:
             if step.plans is not None:
                 plan = step.plans[r]
                 j, choice = verified(plan, choices, at)
-                j = self._accept(row, plan, j, choice)
+                j = self._accept(row, plan, j, choice, logprobs[at : at + len(plan.allowed)])
                 at += len(plan.allowed)
                 if drafting:
                     self.drafter.schedule(row, j, len(plan.draft), shrink)
                     accepted += j
                     drafted += len(plan.draft)
             else:
-                self._take(row, choices[r])
+                self._take(row, choices[r], logprobs[r] if logprobs else None)
             took.append(step.anchors[r] + j + 1)
             row.feed = [] if row.done else [row.output[-1]]
         return took, accepted, drafted
 
-    def _accept(self, row: Row, plan: Plan, j: int, choice: int) -> int:
+    def _accept(self, row: Row, plan: Plan, j: int, choice: int, logprobs: list[float]) -> int:
         """Take the first ``j`` draft tokens of ``plan`` and then ``choice``.
 
         Returns how many draft tokens count as accepted: ``j``, or where the row reaches its cap
@@ -306,29 +316,30 @@ class CopyDecoder:
         """
         room = row.cap - len(row.output)
         if j >= room:  # the cap is reached inside the accepted draft: its first ``room`` tokens are taken
-            self._copy(row, plan, room)
+            self._copy(row, plan, room, logprobs)
             row.done = True
             self.stats.accepted_draft += room - 1
             return room - 1
         if j:
-            self._copy(row, plan, j)
+            self._copy(row, plan, j, logprobs)
         self.stats.accepted_draft += j
-        self._take(row, choice)  # the first token that differs from the draft, or the one after it
+        self._take(row, choice, logprobs[j] if logprobs else None)  # the first token that differs from the draft, or the one after it
         return j
 
-    def _copy(self, row: Row, plan: Plan, m: int) -> None:
+    def _copy(self, row: Row, plan: Plan, m: int, logprobs: list[float]) -> None:
         """Take the first ``m`` tokens of a row's draft, whose grammar states ``plan`` holds."""
         token_bytes = self.trie.bytes
         tokens = plan.draft[:m]
         data = b"".join([token_bytes[token] for token in tokens])
         row.output += tokens
+        row.logprobs += logprobs[:m]
         row.wrote(data)
         if self.memory is not None and row.grammar.may_close(data):
             for states, token in zip(plan.path, tokens):
                 row.closes(states, token_bytes[token])
         row.states = plan.path[m]
 
-    def _take(self, row: Row, token: int) -> None:
+    def _take(self, row: Row, token: int, logprob: float | None = None) -> None:
         """Append a chosen token; mark the row done at the end of turn, a stop token or the cap."""
         if row.grammar is not None:
             if token == self.end_of_turn:
@@ -343,6 +354,8 @@ class CopyDecoder:
             row.done = True
             return
         row.output.append(token)
+        if logprob is not None:
+            row.logprobs.append(logprob)
         if len(row.output) >= row.cap:
             row.done = True
 
@@ -354,9 +367,25 @@ class CopyDecoder:
             self.token_ids[row.index] = row.output
             self.stats.row_passes[row.index] = row.passes
             self.stats.output_tokens[row.index] = len(row.output)
-            yield row.index, self._text(row)
+            text = self._text(row)
+            yield row.index, Generation(text, self._ends(row), tuple(row.logprobs)) if self.scored else text
 
     def _text(self, row: Row) -> str:
         if row.grammar is not None:
             return b"".join([self.trie.bytes[t] for t in row.output]).decode("utf-8", errors="replace")
         return self.tokenizer.decode(row.output, skip_special_tokens=True)
+
+    def _ends(self, row: Row) -> tuple[int, ...]:
+        """The character of the output text where each of its tokens ends."""
+        if row.grammar is None:
+            return token_ends(self.tokenizer, row.output)
+        ends, data = [], b""
+        for token in row.output:
+            data += self.trie.bytes[token]
+            ends.append(len(data.decode("utf-8", errors="ignore")))  # a character split across tokens ends with its last
+        return tuple(ends)
+
+
+def token_ends(tokenizer: Any, ids: Sequence[int]) -> tuple[int, ...]:
+    """The character where each token of ``ids`` ends in their decoded text (special tokens decode to nothing)."""
+    return tuple(len(tokenizer.decode(ids[: k + 1], skip_special_tokens=True)) for k in range(len(ids)))

@@ -8,8 +8,8 @@ from .grammar import Closed, InlineGrammar, StateSet
 class Row:
     """One sentence being decoded: what it wrote, where its grammar stands, what its next draft is made from."""
 
-    __slots__ = ("index", "feed", "grammar", "states", "output", "cap", "done", "passes", "budget", "expect", "at", "whole",
-                 "closed", "unsure")  # fmt: skip
+    __slots__ = ("index", "feed", "grammar", "states", "output", "logprobs", "cap", "done", "passes", "budget", "expect", "at",
+                 "whole", "closed", "unsure")  # fmt: skip
 
     def __init__(self, index: int, feed: list[int], grammar: InlineGrammar | None, cap: int, budget: int = 0) -> None:
         self.index = index
@@ -17,6 +17,7 @@ class Row:
         self.grammar = grammar
         self.states: StateSet | None = grammar.start() if grammar is not None else None
         self.output: list[int] = []
+        self.logprobs: list[float] = []  # each output token's log-probability, when the decoder scores
         self.cap = cap
         self.done = False
         self.passes = 0

@@ -99,16 +99,19 @@ class Step:
         return StepTensors._make(data.split(sizes))
 
 
-def choose(head: Any, hidden: Any, step: Step, tensors: StepTensors, arange: Any) -> list[int]:
+def choose(head: Any, hidden: Any, step: Step, tensors: StepTensors, arange: Any, scored: bool = False) -> tuple[list[int], list[float]]:
     """Each verified position's choice: the argmax over its allowed tokens, or over the vocabulary where none are planned.
 
     The logits of the allowed tokens come from one gather and product with the output
     embedding (``head``), go into a table padded to the widest set, and one argmax chooses.
+    ``scored``: also each choice's log-probability, over the allowed tokens (over the
+    vocabulary where none are planned); else no log-probabilities.
     """
     import torch
 
     if step.plans is None:
-        return head(hidden).argmax(-1).tolist()
+        logits = head(hidden)
+        return _chosen(logits, scored)
     count, segments = len(step.candidates), len(step.where)
     candidates = tensors.candidates
     segment = torch.repeat_interleave(tensors.sizes, output_size=count)
@@ -117,7 +120,19 @@ def choose(head: Any, hidden: Any, step: Step, tensors: StepTensors, arange: Any
         scores = scores + head.bias.index_select(0, candidates)
     table = torch.full((segments * step.widest,), float("-inf"), dtype=scores.dtype, device=scores.device)
     table.index_copy_(0, arange[:count] + tensors.offsets.index_select(0, segment), scores)
-    return table.view(segments, step.widest).argmax(-1).tolist()
+    return _chosen(table.view(segments, step.widest), scored)
+
+
+def _chosen(logits: Any, scored: bool) -> tuple[list[int], list[float]]:
+    """The argmax of each row of ``logits`` and, ``scored``, its log-probability in that row (one copy to the host)."""
+    import torch
+
+    choices = logits.argmax(-1)
+    if not scored:
+        return choices.tolist(), []
+    logprobs = logits.float().log_softmax(-1).gather(-1, choices[:, None])[:, 0]
+    both = torch.stack([choices.to(logprobs.dtype), logprobs]).tolist()
+    return [int(c) for c in both[0]], both[1]
 
 
 def verified(plan: Plan, choices: Sequence[int], at: int) -> tuple[int, int]:
