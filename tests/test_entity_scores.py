@@ -49,6 +49,14 @@ def test_the_predictions_file_holds_a_score_per_span(scored_run: Path) -> None:
         assert all(0 <= s <= 1 for s in record.get("scores", []))
 
 
+def test_the_report_shows_the_calibration_of_the_scores(scored_run: Path) -> None:
+    metrics = json.loads((scored_run / "metrics" / "test.json").read_text(encoding="utf-8"))["calibration"]
+    found = records(scored_run / "predictions" / "test.jsonl")
+    assert metrics["scored_entities"] == sum(len(r["spans"]) for r in found) and 0 <= metrics["ece"] <= 1
+    assert sum(row["count"] for row in metrics["reliability"]) == metrics["scored_entities"]
+    assert "reliability: share correct by score" in (scored_run / "reports" / "test.html").read_text(encoding="utf-8")
+
+
 def test_evaluate_min_score_trades_recall_for_precision_monotonically(scored_run: Path, conll: Path, tmp_path: Path) -> None:
     predictions = scored_run / "predictions" / "test.jsonl"
     scores = sorted(s for r in records(predictions) for s in r.get("scores", []))

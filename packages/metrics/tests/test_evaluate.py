@@ -62,7 +62,7 @@ def test_outputs_in_file_order(tmp_path, gold):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["counts"]["sentences"] == 3 and metrics["counts"]["gold_entities"] == {"LOC": 1, "MISC": 1, "ORG": 1, "PER": 1}
     assert metrics["errors"]["confusion"]["LOC"]["ORG"] == 1
-    assert set(metrics) == {"counts", "warnings", "seqeval", "nervaluate", "paper", "errors"} and metrics["warnings"] == []
+    assert set(metrics) == {"counts", "warnings", "seqeval", "nervaluate", "paper", "errors", "calibration"} and metrics["warnings"] == []
     report = (tmp_path / "out" / "report.md").read_text()
     assert "| **micro avg** | 0.7500 | 0.7500 | 0.7500 | 4 |" in report and "strict (exact boundaries and type)" in report
     page = (tmp_path / "out" / "report.html").read_text()

@@ -18,7 +18,7 @@ def metrics_only(monkeypatch):
 
 def test_entry_points_register_each_scorer(metrics_only):
     found = {c.name: c for c in plugins.components() if c.kind == "scorer"}
-    assert set(found) == {"seqeval", "nervaluate", "paper", "errors"}
+    assert set(found) == {"seqeval", "nervaluate", "paper", "errors", "calibration"}
     assert all(c.distribution.startswith("ner-toolkit-metrics") for c in found.values())
     assert found["seqeval"].plugin == "seqeval"
 

@@ -37,7 +37,7 @@ from .scoring import score
 
 Layout = Literal["auto", "jsonl", "llamafactory"]
 LAYOUTS: tuple[Layout, ...] = ("auto", "jsonl", "llamafactory")
-DEFAULT_SCORERS = ("seqeval", "nervaluate", "paper", "errors")
+DEFAULT_SCORERS = ("seqeval", "nervaluate", "paper", "errors", "calibration")
 REPORT_FILES = ("metrics.json", "report.md", "report.html", "predictions.jsonl")
 
 
