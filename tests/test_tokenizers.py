@@ -60,7 +60,7 @@ def test_pysbd_is_the_default_splitter_and_ends_a_sentence_after_an_abbreviation
 
 
 def test_a_splitter_never_cuts_a_token() -> None:
-    from ner_toolkit.interfaces import group_tokens
+    from ner_toolkit.corpus.tokenizers import group_tokens
 
     tokens = [(0, 3), (4, 8), (9, 12), (13, 16)]
     assert group_tokens(tokens, [(0, 6), (6, 16)]) == [[(0, 3), (4, 8)], [(9, 12), (13, 16)]]  # a cut inside "4..8" keeps it whole

@@ -247,24 +247,6 @@ class SentenceSplitter(Plugin, ABC):
         """The ``(start, end)`` characters of each sentence of ``text``, in order."""
 
 
-def group_tokens(tokens: Sequence[tuple[int, int]], sentences: Sequence[tuple[int, int]]) -> list[list[tuple[int, int]]]:
-    """Tokens grouped by the sentence their first character falls in: a splitter never cuts a token."""
-    groups: list[list[tuple[int, int]]] = []
-    ends = iter(end for _, end in sentences)
-    end = next(ends, None)
-    current: list[tuple[int, int]] = []
-    for token in tokens:
-        while end is not None and token[0] >= end:
-            if current:
-                groups.append(current)
-                current = []
-            end = next(ends, None)
-        current.append(token)
-    if current:
-        groups.append(current)
-    return groups
-
-
 class Formatter(Plugin, ABC):
     """An output format: renders training targets and parses model outputs back into spans.
 
@@ -491,8 +473,6 @@ class Writer(Plugin, ABC):
     """
 
     binary: ClassVar[bool] = False
-    suffix: ClassVar[str] = ".jsonl"
-    """The file name ending the tool expects."""
 
     def __init__(self, handle: IO[Any], model_version: str | None = None, **options: Any) -> None:
         self.handle = handle

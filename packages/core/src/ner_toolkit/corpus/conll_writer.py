@@ -15,7 +15,6 @@ class ConllWriter(Writer):
     """CoNLL columns (token and IOB2 tag), a blank line after each sentence, a -DOCSTART- line before each document."""
 
     name = "conll"
-    suffix = ".conll"
 
     def write(self, document: Document) -> None:
         tagged = [Sentence(s.id, s.tokens, p.spans) for s, p in zip(document.sentences, document.predictions)]

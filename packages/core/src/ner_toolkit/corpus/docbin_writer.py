@@ -42,7 +42,6 @@ class DocBinWriter(Writer):
     """A spaCy DocBin (.spacy file): each document a Doc with its entities in doc.ents and doc.spans."""
 
     name = "spacy"
-    suffix = ".spacy"
     binary = True
 
     def start(self) -> None:

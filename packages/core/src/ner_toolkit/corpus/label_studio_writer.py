@@ -33,7 +33,6 @@ class LabelStudioWriter(Writer):
     """Label Studio tasks (a JSON list) with each document's entities as pre-annotations to review."""
 
     name = "label-studio"
-    suffix = ".json"
     Options = LabelStudioOptions
     options: LabelStudioOptions
 

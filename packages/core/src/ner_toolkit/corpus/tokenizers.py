@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..hookspecs import hookimpl
-from ..interfaces import SentenceSplitter, Tokenizer, group_tokens
+from ..interfaces import SentenceSplitter, Tokenizer
 
 ABBREVIATIONS = "Aug|Calif|Co|Corp|Dec|Dr|Feb|Fla|Gen|Gov|Inc|Jan|Jr|Lt|Ltd|Mr|Mrs|Ms|Mt|No|Nov|Oct|Rep|Rev|Sen|Sept|Sr|St|vs"
 """Abbreviations CoNLL-2003 keeps with their dot before another word (the frequent ones in eng.train)."""
@@ -59,6 +59,24 @@ def keep_marks_with_letters(text: str, spans: list[tuple[int, int]]) -> list[tup
         else:
             joined.append((start, end))
     return joined
+
+
+def group_tokens(tokens: Sequence[tuple[int, int]], sentences: Sequence[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Tokens grouped by the sentence their first character falls in: a splitter never cuts a token."""
+    groups: list[list[tuple[int, int]]] = []
+    ends = iter(end for _, end in sentences)
+    end = next(ends, None)
+    current: list[tuple[int, int]] = []
+    for token in tokens:
+        while end is not None and token[0] >= end:
+            if current:
+                groups.append(current)
+                current = []
+            end = next(ends, None)
+        current.append(token)
+    if current:
+        groups.append(current)
+    return groups
 
 
 class WhitespaceTokenizer(Tokenizer):

@@ -17,7 +17,6 @@ class EntityTsv(Writer):
     """One tab-separated line per entity: document id, start, end, label, text (a header line first)."""
 
     name = "entity-tsv"
-    suffix = ".tsv"
 
     def start(self) -> None:
         self.handle.write("document\tstart\tend\tlabel\ttext\n")
