@@ -28,6 +28,11 @@ in one copy, and one small copy brings the choices back (``step``). A step draft
 where drafts save more time than they cost (``switch.DraftSwitch``). With ``pause_gc``, the
 cyclic garbage collector waits while a batch decodes.
 
+With ``scored``, each output comes as a ``Generation`` with its tokens' log-probabilities,
+read from the logits each step computes anyway: over the allowed tokens where the grammar
+constrains the choice, over the vocabulary where it does not. An accepted draft token was
+the choice at its position, so it has that choice's log-probability.
+
 A decoder lives as long as its model: its prefix caches, allowed sets, entity memory and
 draft switch stay warm from one ``generate`` call to the next, each bounded. What it keeps
 changes drafts and the work they save, never an output.
