@@ -239,6 +239,7 @@ class TransformersPredictor(Predictor):
             input_ids = torch.tensor([[pad] * (width - len(prompts[i])) + prompts[i] for i in batch], device=device)
             attention = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in batch], device=device)
             cap = o.max_new_tokens or max(int(o.new_tokens_per_input_token * input_lengths[i]) + 16 for i in batch)
+            recorder = _ChosenLogprobs() if o.entity_scores else None
             with torch.inference_mode():
                 generated = model.generate(
                     input_ids=input_ids,
@@ -248,15 +249,14 @@ class TransformersPredictor(Predictor):
                     eos_token_id=stop,
                     pad_token_id=pad,
                     use_cache=True,
-                    output_scores=o.entity_scores,
-                    return_dict_in_generate=True,
+                    logits_processor=[recorder] if recorder is not None else None,
                 )
             from .decoding.decoder import token_ends
 
-            sequences, stopping = generated.sequences, set(stop)
-            logprobs = _chosen_logprobs(generated.scores, sequences[:, width:]) if o.entity_scores else None
+            stopping = set(stop)
+            logprobs = recorder.rows() if recorder is not None else None
             for row, index in enumerate(batch):
-                ids = sequences[row, width:].tolist()
+                ids = generated[row, width:].tolist()
                 text = tokenizer.decode(ids, skip_special_tokens=True)
                 if logprobs is None:
                     yield index, text
@@ -295,12 +295,28 @@ class TransformersPredictor(Predictor):
         progress.close()
 
 
-def _chosen_logprobs(scores: Sequence[Any], chosen: Any) -> list[list[float]]:
-    """Each row's log-probability of the token it chose at each step, from ``generate``'s per-step logits."""
-    import torch
+class _ChosenLogprobs:
+    """A logits processor that changes nothing and keeps, each step, the log-probability of the greedy choice.
 
-    steps = torch.stack([step.float().log_softmax(-1) for step in scores], dim=1)  # rows x steps x vocabulary
-    return steps.gather(-1, chosen[:, : steps.shape[1], None])[..., 0].tolist()
+    Greedy decoding takes the argmax of the scores this processor sees last, so the argmax's
+    log-probability is the chosen token's; one number per row and step is kept, never the logits.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[Any] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        scores32 = scores.float()
+        self.steps.append(scores32.max(-1).values - torch.logsumexp(scores32, -1))
+        return scores
+
+    def rows(self) -> list[list[float]]:
+        """Each row's log-probabilities, step by step."""
+        import torch
+
+        return torch.stack(self.steps, dim=1).tolist() if self.steps else []
 
 
 @hookimpl
