@@ -41,7 +41,7 @@ def summary(folder: Path, log: Path | None) -> dict[str, Any]:
     if train.is_file():
         trained = json.loads(train.read_text(encoding="utf-8"))
         found["train"] = {"seconds": trained["train_runtime"], "examples_per_s": trained["train_samples_per_second"],
-                          "tokens": trained["num_tokens"]}
+                          "tokens": trained.get("num_tokens", 0)}
     if log is not None:
         rates = [(int(n), float(s)) for n, s in RATE.findall(log.read_text(encoding="utf-8", errors="replace"))]
         found["decode"] = [{"sentences": n, "seconds": s, "sentences_per_s": n / s} for n, s in rates]
