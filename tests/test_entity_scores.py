@@ -82,8 +82,11 @@ def test_the_tagger_predict_spacy_and_label_studio_carry_scores(scored_run: Path
     assert entities and all(e.score is not None and 0 <= e.score <= 1 for e in entities)
     assert all("score" in e for d in documents for e in d.to_json()["entities"])
     middle = sorted(e.score for e in entities)[len(entities) // 2]
-    kept = [e for d in Tagger.load(scored_run, min_score=middle).pipe(TEXTS) for e in d]
+    thresholded = list(Tagger.load(scored_run, min_score=middle).pipe(TEXTS))
+    kept = [e for d in thresholded for e in d]
     assert kept == [e for e in entities if e.score >= middle] and len(kept) < len(entities)
+    # the predictions (what CoNLL output writes) leave out the same entities
+    assert sum(len(p.spans) for d in thresholded for p in d.predictions) == len(kept)
     with pytest.raises(ValueError, match="min_score must be between 0 and 1"):
         Tagger.load(scored_run, min_score=1.5)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import plugins
+from ..confidence import above
 from ..documents import Document, Entity
 from ..interfaces import Example, Formatter, Prediction, Predictor, Tokenizer
 from ..labels import LabelSpec, label_set
@@ -241,12 +242,13 @@ class Tagger:
 
     def _finish(self, document: Document, slots: list[Prediction | None]) -> Document:
         """The document with its predictions and the entities they give, in characters of its text, with their scores."""
-        document.predictions = [prediction for prediction in slots if prediction is not None]
+        predictions = [prediction for prediction in slots if prediction is not None]
+        if self.min_score is not None:  # every output (entities, CoNLL tags, spans) leaves out the same entities
+            predictions = [above(prediction, self.min_score) for prediction in predictions]
+        document.predictions = predictions
         for sentence, prediction in zip(document.sentences, document.predictions):
             scores: Sequence[float | None] = prediction.scores or [None] * len(prediction.spans)
             for span, score in zip(prediction.spans, scores):
-                if score is not None and self.min_score is not None and score < self.min_score:
-                    continue
                 start, end = sentence.char_span(span)
                 document.entities.append(Entity(start, end, span.label, document.text[start:end], score))
         return document
