@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 import pytest
+import xgrammar as xgr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ner_toolkit import CONLL2003_LABELS, ModelSpec, Span, plugins, read_conll
@@ -21,8 +22,6 @@ from ner_toolkit_trainers.decoding.allowed import AllowedTokens
 from ner_toolkit_trainers.decoding.grammar import InlineGrammar
 from ner_toolkit_trainers.decoding.vocabulary import VocabTrie
 from ner_toolkit_trainers.models import load_tokenizer
-
-xgr = pytest.importorskip("xgrammar")
 LABELS = [label.name for label in CONLL2003_LABELS]
 
 

@@ -42,6 +42,11 @@ class Document:
     warnings: list[str] = field(default_factory=list)
     id: str | None = None
 
+    @property
+    def token_offsets(self) -> list[tuple[int, int]]:
+        """Every token's ``(start, end)`` characters in ``text``, sentence after sentence."""
+        return [offset for sentence in self.sentences for offset in sentence.offsets]
+
     def __iter__(self) -> Iterator[Entity]:
         return iter(self.entities)
 

@@ -243,8 +243,8 @@ class SentenceSplitter(Plugin, ABC):
         self.options = self.Options.model_validate(options)
 
     @abstractmethod
-    def split(self, text: str) -> list[tuple[int, int]]:
-        """The ``(start, end)`` characters of each sentence of ``text``, in order."""
+    def split(self, text: str, tokens: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The ``(start, end)`` characters of each sentence of ``text``, in order; ``tokens`` are the tokenizer's, for a splitter that reads them."""
 
 
 class Formatter(Plugin, ABC):

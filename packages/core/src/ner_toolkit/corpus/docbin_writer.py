@@ -55,8 +55,7 @@ class DocBinWriter(Writer):
         from spacy.tokens import Doc
         from spacy.util import filter_spans
 
-        offsets = [offset for sentence in document.sentences for offset in sentence.offsets]
-        words, spaces = _words(document.text, offsets)
+        words, spaces = _words(document.text, document.token_offsets)
         doc = Doc(self.vocab, words=words, spaces=spaces)
         spans = []
         for entity in document.entities:

@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import Field
 
 from ..hookspecs import hookimpl
-from ..textio import text_lines
 from .jsonl_reader import JsonlFormatError, JsonlOptions, JsonlReader
 
 
@@ -48,18 +47,11 @@ class LabelStudioReader(JsonlReader):
                 tasks = json.loads(data.decode("utf-8-sig"))
             except ValueError as error:
                 raise JsonlFormatError(f"{path}: not a JSON list of tasks: {error}") from None
-            located = [(f"task {n}", task) for n, task in enumerate(tasks, start=1)]
-        else:
-            located = []
-            for n, line in text_lines(data, str(path)):
-                if line.strip():
-                    try:
-                        located.append((f"line {n}", json.loads(line)))
-                    except ValueError as error:
-                        raise JsonlFormatError(f"{path.name}:{n}: not JSON: {error}") from None
-        for at, task in located:
-            where = f"{path.name}: {at}"
-            yield where, f"{path}: {at}", self._record(where, task)
+            for n, task in enumerate(tasks, start=1):
+                yield f"{path.name}: task {n}", f"{path}: task {n}", self._record(f"{path.name}: task {n}", task)
+            return
+        for where, source, task in super().records(path):  # one task per line
+            yield where, source, self._record(where, task)
 
     def _record(self, where: str, task: Any) -> dict[str, Any]:
         """The task as a ``jsonl`` record: id, document id, text and ``[start, end, label]`` entities."""

@@ -23,7 +23,7 @@ class ProdigyWriter(Writer):
 
     def write(self, document: Document) -> None:
         text = document.text
-        offsets = [offset for sentence in document.sentences for offset in sentence.offsets]
+        offsets = document.token_offsets
         tokens = [
             {"text": text[start:end], "start": start, "end": end, "id": i,
              "ws": end < len(text) and text[end].isspace()}

@@ -12,11 +12,12 @@ Which finds most boundaries with fewest false splits is measured in ``benchmarks
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from ..hookspecs import hookimpl
 from ..interfaces import SentenceSplitter
-from .tokenizers import ABBREVIATIONS, RegexTokenizer
+from .tokenizers import ABBREVIATIONS
 
 SENTENCE_END = re.compile(r"[.!?]['\")\]]*$")
 ABBREVIATION = re.compile(rf"(?:[A-Za-z]\.)+|(?:{ABBREVIATIONS})\.")
@@ -24,7 +25,8 @@ ABBREVIATION = re.compile(rf"(?:[A-Za-z]\.)+|(?:{ABBREVIATIONS})\.")
 CLOSERS = frozenset({'"', "'", ")", "]"})
 OPENERS = frozenset({'"', "'", "(", "["})
 
-def rule_sentences(text: str, tokens: list[tuple[int, int]]) -> list[tuple[int, int]]:
+
+def rule_sentences(text: str, tokens: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sentences ending after ``.``, ``!`` or ``?`` (and a closing quote) before a capital (or an opening quote and a capital), not after an abbreviation."""
     found: list[tuple[int, int]] = []
     words = [text[start:end] for start, end in tokens]
@@ -51,12 +53,12 @@ def rule_sentences(text: str, tokens: list[tuple[int, int]]) -> list[tuple[int, 
 
 
 class RulesSplitter(SentenceSplitter):
-    """Sentences at . ! ? (and a closing quote) before a capital, not after an abbreviation (U.S., J., Inc.); on regex tokens."""
+    """Sentences at . ! ? (and a closing quote) before a capital, not after an abbreviation (U.S., J., Inc.), on the tokenizer's tokens."""
 
     name = "rules"
 
-    def split(self, text: str) -> list[tuple[int, int]]:
-        return rule_sentences(text, RegexTokenizer().tokenize(text))
+    def split(self, text: str, tokens: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        return rule_sentences(text, tokens)
 
 
 class PysbdSplitter(SentenceSplitter):
@@ -70,7 +72,7 @@ class PysbdSplitter(SentenceSplitter):
 
         self._segmenter = pysbd.Segmenter(language="en", clean=False, char_span=True)
 
-    def split(self, text: str) -> list[tuple[int, int]]:
+    def split(self, text: str, tokens: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
         return [(span.start, span.end) for span in self._segmenter.segment(text)]
 
 

@@ -108,7 +108,7 @@ class RegexOptions(BaseModel):
 
 
 class RegexTokenizer(Tokenizer):
-    """Tokens split as CoNLL-2003 writes English (England 's, do n't, 158 .); sentences at . ! ? before a capital."""
+    """Tokens split as CoNLL-2003 writes English (England 's, do n't, 158 .); sentences by a splitter plugin (pysbd)."""
 
     name = "regex"
     Options = RegexOptions
@@ -136,7 +136,7 @@ class RegexTokenizer(Tokenizer):
             from .. import plugins
 
             self._splitter = plugins.get_splitter(self.options.splitter)()
-        return group_tokens(tokens, self._splitter.split(text))
+        return group_tokens(tokens, self._splitter.split(text, tokens))
 
 
 @hookimpl

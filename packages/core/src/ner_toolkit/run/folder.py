@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from ..textio import write_json, write_text
 from .recipe import Recipe, RecipeError, first_error
 
+
 class RunFolderError(ValueError):
     """A run folder that cannot give what was asked of it; the message names the folder or file."""
 
