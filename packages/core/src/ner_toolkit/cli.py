@@ -79,7 +79,7 @@ def run(recipe_path: Path, overrides: tuple[str, ...], fresh: bool) -> None:
 def render(recipe_path: Path, overrides: tuple[str, ...], output: Path | None) -> None:
     """Write RECIPE's splits as Alpaca JSON (instruction, input, output), ready for LLaMA-Factory."""
     from .run.components import nested_problem
-    from .run.pipeline import render_split, write_alpaca
+    from .run.pipeline import render_splits, write_alpaca
 
     recipe = _load(recipe_path, overrides)
     folder = output or recipe.output_dir / "data"
@@ -88,12 +88,11 @@ def render(recipe_path: Path, overrides: tuple[str, ...], output: Path | None) -
             raise ValueError(f"{folder} is a file, not a folder")
         formatter = make_formatter(recipe)
         reader = make_reader(recipe)
-        splits = {split: load_split(recipe, split, reader) for split in ("train", "dev", "test") if recipe.data.path(split)}
+        splits = {split: load_split(recipe, split, reader) for split in ("train", "dev", "test")}
         problem = nested_problem(formatter, splits)
         if problem:
             raise ValueError(f"{recipe_path}: {problem}")
-        for split, sentences in splits.items():
-            examples = render_split(formatter, sentences)
+        for split, examples in render_splits(recipe, formatter, splits).items():
             write_alpaca(folder / f"{split}.json", examples)
             click.echo(f"{split}: {len(examples)} examples -> {folder / f'{split}.json'}")
 

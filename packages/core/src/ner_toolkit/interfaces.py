@@ -136,14 +136,22 @@ class Example:
     tokens: tuple[str, ...] = ()
     context: Context | None = None
     """The sentence's neighbours in its document, shown before it in the prompt (``format.context``)."""
+    shots: tuple[Example, ...] = ()
+    """Solved examples shown as earlier turns of the conversation, before this one (``format.shots``)."""
 
     @property
     def model_input(self) -> str:
         """The input part of the prompt: the sentence, after its context when it has one."""
         return self.input if self.context is None else self.context.around(self.input)
 
-    def to_alpaca(self) -> dict[str, str]:
-        return {"instruction": self.instruction, "input": self.model_input, "output": self.output}
+    def to_alpaca(self) -> dict[str, Any]:
+        """The example as LLaMA-Factory's Alpaca layout reads it; shots become ``history``, its earlier turns."""
+        record: dict[str, Any] = {"instruction": self.instruction, "input": self.model_input, "output": self.output}
+        if self.shots:
+            from .prompts import user_turn
+
+            record["history"] = [[user_turn(shot), shot.output] for shot in self.shots]
+        return record
 
 
 @dataclass(frozen=True)
@@ -373,9 +381,17 @@ class Predictor(Plugin, ABC):
     ``predict`` (one per split, or per batch of documents) reuses it, ``close`` frees it.
     """
 
-    def __init__(self, model: ModelSpec, adapter: Path | None, formatter: Formatter, **options: Any) -> None:
+    needs_model: ClassVar[bool] = True
+    """Whether the recipe must name a ``model``; a predictor that asks a served model (``openai``) may do without."""
+
+    def __init__(self, model: ModelSpec | None, adapter: Path | None, formatter: Formatter, /, **options: Any) -> None:
         self.model, self.adapter, self.formatter = model, adapter, formatter
         self.options = self.Options.model_validate(options)
+
+    @classmethod
+    def describe(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """What a run's manifest and reports say about where answers came from (a served model, its host); the default says nothing."""
+        return {}
 
     @classmethod
     def tagging_options(cls, options: dict[str, Any], formatter: Formatter, scored: bool = False) -> dict[str, Any]:

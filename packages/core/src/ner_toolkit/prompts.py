@@ -3,7 +3,9 @@
 The user turn is the instruction, a newline, then the input (as LLaMA-Factory lays out an
 Alpaca record). ``chat_template="model"`` wraps it in the tokenizer's chat template (ChatML
 for Qwen and SmolLM2); ``"alpaca"`` uses the plain Alpaca text layout for models without
-one. Training and generation build prompts with the same function, so they cannot drift.
+one. An example's shots come first, each as a user turn and its answer, laid out exactly
+as the example itself. Training and generation, in process or through an engine's API,
+build prompts with these functions, so they cannot drift.
 """
 
 from __future__ import annotations
@@ -26,14 +28,35 @@ def user_turn(example: Example) -> str:
     return f"{example.instruction}\n{example.model_input}" if example.model_input else example.instruction
 
 
+def chat_messages(example: Example, system_prompt: str | None = None) -> list[dict[str, str]]:
+    """The conversation before the answer: the system turn if any, each shot and its answer, then the example's user turn."""
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt is not None else []
+    for shot in example.shots:
+        messages += [{"role": "user", "content": user_turn(shot)}, {"role": "assistant", "content": shot.output}]
+    messages.append({"role": "user", "content": user_turn(example)})
+    return messages
+
+
+def alpaca_text(example: Example) -> str:
+    """The plain Alpaca prompt of an example, each shot before it as an answered prompt of its own."""
+    shots = "".join(
+        ALPACA_PROMPT.format(instruction=shot.instruction, input=shot.model_input) + shot.output + "\n\n" for shot in example.shots
+    )
+    return shots + ALPACA_PROMPT.format(instruction=example.instruction, input=example.model_input)
+
+
+def prompt_text(tokenizer: Any, example: Example, layout: str, system_prompt: str | None = None) -> str:
+    """The prompt as text, for an engine's completions endpoint: ``prompt_ids`` before tokenization."""
+    if layout == "alpaca":
+        return alpaca_text(example)
+    return tokenizer.apply_chat_template(chat_messages(example, system_prompt), add_generation_prompt=True, tokenize=False)
+
+
 def prompt_ids(tokenizer: Any, example: Example, layout: str, system_prompt: str | None = None) -> list[int]:
     """Token ids of everything before the answer, generation prompt included."""
     if layout == "alpaca":
-        text = ALPACA_PROMPT.format(instruction=example.instruction, input=example.model_input)
-        return tokenizer(text, add_special_tokens=True)["input_ids"]
-    messages = [{"role": "user", "content": user_turn(example)}]
-    if system_prompt is not None:
-        messages.insert(0, {"role": "system", "content": system_prompt})
+        return tokenizer(alpaca_text(example), add_special_tokens=True)["input_ids"]
+    messages = chat_messages(example, system_prompt)
     ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
     return list(ids["input_ids"])
 

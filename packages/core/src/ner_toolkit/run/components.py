@@ -47,7 +47,7 @@ def make_trainer(recipe: Recipe) -> Trainer:
     return plugins.get_trainer(recipe.trainer.name)(**recipe.trainer.options)
 
 
-def build_predictor(name: str, model: ModelSpec, adapter: Path | None, formatter: Formatter, options: dict[str, Any]) -> Predictor:
+def build_predictor(name: str, model: ModelSpec | None, adapter: Path | None, formatter: Formatter, options: dict[str, Any]) -> Predictor:
     """The predictor plugin ``name``, not yet opened (use it as a context manager); a bad option is a one-line error naming it."""
     try:
         return plugins.get_predictor(name)(model, adapter, formatter, **options)
@@ -57,8 +57,9 @@ def build_predictor(name: str, model: ModelSpec, adapter: Path | None, formatter
 
 def make_predictor(recipe: Recipe, formatter: Formatter, model_dir: Path | None) -> Predictor:
     """The recipe's predictor, not yet opened (use it as a context manager)."""
-    assert recipe.predictor is not None and recipe.model is not None
-    return build_predictor(recipe.predictor.name, recipe.model.spec(), model_dir, formatter, recipe.predictor.options)
+    assert recipe.predictor is not None
+    model = recipe.model.spec() if recipe.model is not None else None
+    return build_predictor(recipe.predictor.name, model, model_dir, formatter, recipe.predictor.options)
 
 
 def load_split(recipe: Recipe, split: str, reader: Reader | None = None, check_labels: bool = True) -> list[Sentence]:

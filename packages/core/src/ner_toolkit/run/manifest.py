@@ -47,6 +47,17 @@ def toolkit_commit() -> str | None:
     return result.stdout.strip() or None
 
 
+def setup(recipe: Recipe) -> dict[str, Any]:
+    """Where a run's answers came from, as its manifest and reports name it: a served model and its host, the shots; empty for a model run in process."""
+    about: dict[str, Any] = {}
+    if recipe.predictor is not None:
+        about.update(plugins.get_predictor(recipe.predictor.name).describe(recipe.predictor.options))
+    if recipe.format.shots:
+        about["shots"] = recipe.format.shots
+        about["shot_seed"] = recipe.format.shot_seed
+    return about
+
+
 def manifest(recipe: Recipe, digest: Callable[[Path], str] = path_digest) -> dict[str, Any]:
     """What the run's results depend on; ``digest`` hashes a data file or folder (the run's cached one)."""
     data = {}
@@ -60,4 +71,5 @@ def manifest(recipe: Recipe, digest: Callable[[Path], str] = path_digest) -> dic
         "plugins": plugin_versions(),
         "data": data,
         "toolkit_commit": toolkit_commit(),
+        **({"setup": about} if (about := setup(recipe)) else {}),
     }

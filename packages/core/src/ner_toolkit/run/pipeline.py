@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import plugins
 from ..interfaces import Example, Formatter, Prediction, Predictor, Trainer, path_options, result_options
+from ..shots import draw_shots, with_shots
 from ..spans import Sentence
 from ..textio import write_json
 from . import parallel
@@ -30,7 +31,7 @@ from .components import (
     with_absolute_paths,
 )
 from .folder import RunFolder
-from .manifest import manifest
+from .manifest import manifest, setup
 from .parallel import World
 from .predictions import prediction_line, read_predictions
 from .recipe import SPLITS, ComponentConfig, Recipe
@@ -59,6 +60,15 @@ def render_split(formatter: Formatter, sentences: Sequence[Sentence]) -> list[Ex
             examples.append(formatter.example(sentence, context))
         except ValueError as error:
             raise ValueError(f"{sentence.id}: the {formatter.name} format cannot render this sentence: {error}") from None
+    return examples
+
+
+def render_splits(recipe: Recipe, formatter: Formatter, splits: dict[str, list[Sentence]]) -> dict[str, list[Example]]:
+    """The examples of every split the recipe names, each after the recipe's shots (drawn from train) when it asks for them."""
+    examples = {split: render_split(formatter, splits[split]) for split in SPLITS if recipe.data.path(split) is not None}
+    if recipe.format.shots:
+        shots = draw_shots(splits["train"], examples["train"], recipe.format.shots, recipe.format.shot_seed)
+        examples = {split: with_shots(rendered, shots) for split, rendered in examples.items()}
     return examples
 
 
@@ -158,6 +168,12 @@ def _split_inputs(recipe: Recipe, split: str, digest: Digest) -> dict[str, Any]:
     format_inputs = _component("format", recipe.format, digest)
     if not recipe.format.context:
         del format_inputs["context"]  # as runs from before the option have it
+    del format_inputs["shots"], format_inputs["shot_seed"]
+    if recipe.format.shots:
+        train = recipe.data.path("train")
+        assert train is not None
+        format_inputs["shots"] = {"k": recipe.format.shots, "seed": recipe.format.shot_seed, "from": digest(train),
+                                  "limit": recipe.data.limit.get("train")}
     return {
         "file": digest(path),
         "reader": _component("reader", recipe.data.reader, digest),
@@ -229,7 +245,7 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
     problem = nested_problem(formatter, splits)
     if problem:
         raise ValueError(problem)
-    examples = {split: render_split(formatter, splits[split]) for split in SPLITS if recipe.data.path(split) is not None}
+    examples = render_splits(recipe, formatter, splits)
     trainer = make_trainer(recipe) if recipe.trainer is not None else None
     scorers = make_scorers(recipe) if recipe.predictor is not None else []
     predictor = make_predictor(recipe, formatter, None) if recipe.predictor is not None else None
@@ -277,6 +293,7 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
         return predictor
 
     keys = {stage.name: stage.key for stage in plan}
+    about = setup(recipe)
     try:
         for split in ("dev", "test"):
             if not examples.get(split):
@@ -288,6 +305,8 @@ def run(recipe: Recipe, log: Log = _stderr, fresh: bool = False) -> dict[str, An
             if not main:
                 continue
             results[split] = score(scorers, splits[split], predictions)
+            if about:
+                results[split]["setup"] = about
             write_report(folder.metrics(split), folder.report(split), f"{recipe.name}: {split}", scorers, results[split])
             log(f"score: {split} report in {folder.reports(split)[0]}")
     finally:

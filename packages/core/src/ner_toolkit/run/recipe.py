@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..context import MAX_CONTEXT
 from ..interfaces import ModelSpec
 from ..labels import CONLL2003_LABELS, Label
+from ..shots import MAX_SHOTS
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^${}]*))?\}")
 SPLITS = ("train", "dev", "test")
@@ -88,6 +89,11 @@ class FormatConfig(ComponentConfig):
         0, ge=0, le=MAX_CONTEXT,
         description="sentences before and after each sentence, from its own document, shown in the prompt as context",
     )
+    shots: int = Field(
+        0, ge=0, le=MAX_SHOTS,
+        description="solved examples from data.train shown before every sentence, as earlier turns of the conversation",
+    )
+    shot_seed: int = Field(0, description="which examples format.shots draws: the same seed draws the same ones")
 
 
 class ModelConfig(_Strict):
@@ -325,11 +331,26 @@ def validate_components(recipe: Recipe, source: str) -> list[str]:
             continue
         problems += [f"  {source}: {problem}" for problem in cls.check_recipe(recipe)]
         warnings += [f"{source}: {warning}" for warning in cls.recipe_warnings(recipe)]
-    if (recipe.trainer or recipe.predictor) and recipe.model is None:
+    needs_model = recipe.trainer is not None or (
+        recipe.predictor is not None and getattr(_known("predictor", recipe.predictor.name), "needs_model", True)
+    )
+    if needs_model and recipe.model is None:
         problems.append(f"  {source}: model: required when a trainer or predictor is set")
+    if recipe.format.shots and recipe.data.train is None:
+        problems.append(f"  {source}: format.shots: draws its examples from data.train, which the recipe does not name")
     if problems:
         raise RecipeError(f"{source}: invalid recipe ({len(problems)} error(s))\n" + "\n".join(problems))
     return warnings
+
+
+def _known(kind: Any, name: str) -> Any:
+    """The plugin class ``name`` of ``kind``, or None when there is none (reported on its own field)."""
+    from .. import plugins
+
+    try:
+        return plugins.get(kind, name)
+    except plugins.PluginError:
+        return None
 
 
 def check_paths(recipe: Recipe, source: str) -> None:

@@ -39,6 +39,8 @@ def markdown_report(title: str, scorers: Sequence[Scorer], results: dict[str, An
         f"{c['sentences_with_diagnostics']} sentences with parse diagnostics.",
         "",
     ]
+    if results.get("setup"):
+        lines += ["Answers from " + ", ".join(f"{key} `{value}`" for key, value in results["setup"].items()) + ".", ""]
     for warning in results.get("warnings", []):
         lines += [f"> **Warning:** {warning}", ""]
     if c["diagnostics"]:

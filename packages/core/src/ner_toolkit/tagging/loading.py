@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import plugins
 from ..interfaces import ModelSpec
 from ..labels import CONLL2003_LABELS, Label
 from ..run.folder import RunFolder
@@ -27,7 +28,8 @@ EXPORT_FILE = "ner_toolkit.json"
 class ModelSettings:
     """Everything a Tagger needs to know about a model: its weights, how to prompt it, how to read and decode its answers."""
 
-    model: ModelSpec
+    model: ModelSpec | None
+    """None for a run whose predictor asks a served model (``openai``)."""
     adapter: Path | str | None = None
     format: str = "bracketed"
     format_options: dict[str, Any] = field(default_factory=dict)
@@ -45,11 +47,15 @@ def from_run(folder: Path) -> ModelSettings:
     """The settings of a run: its recipe's format, labels, prompt and predictor, and the model its training saved."""
     run = RunFolder(folder)
     recipe = run.read_recipe()
-    if recipe.model is None:
-        raise RecipeError(f"{run.recipe_path}: the run names no model")
     predictor = recipe.predictor
+    served = predictor is not None and not plugins.get_predictor(predictor.name).needs_model
+    if recipe.model is None and not served:
+        raise RecipeError(f"{run.recipe_path}: the run names no model")
+    if recipe.format.shots:
+        raise RecipeError(f"{run.recipe_path}: format.shots: tagging new text with few-shot prompts is not supported; "
+                          "the run's shots are drawn from its train split")
     return ModelSettings(
-        model=recipe.model.spec(),
+        model=recipe.model.spec() if recipe.model is not None else None,
         adapter=run.served_model(recipe),
         format=recipe.format.name,
         format_options=dict(recipe.format.options),

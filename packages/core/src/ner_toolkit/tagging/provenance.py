@@ -51,7 +51,8 @@ def made_from(tagger: Tagger, data: bytes, input_format: str, output_format: str
         "input": {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "format": input_format},
         "output_format": output_format,
         "model": {"model": model(spec.name_or_path), "adapter": model(predictor.adapter), "revision": spec.revision,
-                  "gguf_file": spec.gguf_file, "chat_template": spec.chat_template, "system_prompt": spec.system_prompt},
+                  "gguf_file": spec.gguf_file, "chat_template": spec.chat_template, "system_prompt": spec.system_prompt}
+                 if spec is not None else {"served": type(predictor).describe(_options(predictor))},
         "format": {"name": tagger.formatter.name, "options": _options(tagger.formatter),
                    "instruction": tagger.formatter.instruction(),
                    **({"context": tagger.formatter.context} if tagger.formatter.context else {})},

@@ -131,7 +131,7 @@ class Tagger:
             settings.context,
         )
         spec = settings.model
-        if chat_template is not None or system_prompt is not None:
+        if spec is not None and (chat_template is not None or system_prompt is not None):
             from dataclasses import replace
 
             spec = replace(spec, chat_template=chat_template or spec.chat_template,
