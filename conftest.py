@@ -51,6 +51,14 @@ def tiny_qwen2_dir(request: pytest.FixtureRequest, qwen25_tokenizer_dir: Path) -
 
 
 @pytest.fixture(scope="session")
+def varied_qwen2_dir(request: pytest.FixtureRequest, qwen25_tokenizer_dir: Path) -> Path:
+    """The tiny random Qwen2 with larger weights: its greedy answer differs from prompt to prompt."""
+    from model_fixtures import make_tiny_qwen2
+
+    return _cached(request, "tiny-qwen2-varied", lambda folder: make_tiny_qwen2(folder, qwen25_tokenizer_dir, 0.2))
+
+
+@pytest.fixture(scope="session")
 def smollm2_dir(request: pytest.FixtureRequest) -> Path:
     from model_fixtures import save_smollm2
 

@@ -112,8 +112,12 @@ def build_qwen25_tokenizer(folder: Path) -> Any:
     return fast
 
 
-def make_tiny_qwen2(folder: Path, tokenizer_folder: Path) -> None:
-    """Save a 2-layer, 64-wide random Qwen2 with the real Qwen2.5 tokenizer to ``folder``."""
+def make_tiny_qwen2(folder: Path, tokenizer_folder: Path, initializer_range: float = 0.02) -> None:
+    """Save a 2-layer, 64-wide random Qwen2 with the real Qwen2.5 tokenizer to ``folder``.
+
+    At the default ``initializer_range`` its greedy answers are newlines whatever the
+    prompt; at 0.2 they are different tokens for every prompt (a sharp test of prompts).
+    """
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
@@ -122,6 +126,7 @@ def make_tiny_qwen2(folder: Path, tokenizer_folder: Path) -> None:
     config = Qwen2Config(
         vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, intermediate_size=128, max_position_embeddings=4096, tie_word_embeddings=True,
+        initializer_range=initializer_range,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=None,
     )
     Qwen2ForCausalLM(config).save_pretrained(str(folder))

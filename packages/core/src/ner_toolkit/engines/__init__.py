@@ -1,0 +1,1 @@
+"""Predictors that ask a model served elsewhere (vLLM, SGLang, llama.cpp, ``transformers serve``) over HTTP."""
