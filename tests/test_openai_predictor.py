@@ -237,6 +237,7 @@ def test_an_unknown_model_name_is_the_servers_one_line_error(tmp_path: Path, con
     assert code == 1
     last = output.strip().splitlines()[-1]
     assert last.startswith(f"Error: {tiny_server.url}/chat/completions: 400 Bad Request: ") and "no-such-model" in last
+    assert last.endswith(f"(predictor.options.model is 'no-such-model'; the endpoint serves {tiny_server.model})")
 
 
 def test_a_grammar_the_server_does_not_take_is_its_one_line_error(
@@ -295,6 +296,7 @@ def test_chat_requests_hold_the_training_conversation(testb: list[Sentence]) -> 
     assert body["model"] == "served-name" and body["temperature"] == 0 and body["stop"] == ["\n"]
     assert body["messages"] == [{"role": "system", "content": "Be exact."},
                                 {"role": "user", "content": f"{example.instruction}\n{example.input}"}]
+    assert not {"structured_outputs", "ebnf", "grammar"} & set(body)  # constrain: none sends no grammar
 
 
 # --- zero- and few-shot runs: no trainer, a served model, k examples from the train split --------
@@ -369,3 +371,21 @@ def test_few_shot_prompts_are_the_same_through_the_completions_endpoint_and_in_p
 def test_shots_need_a_train_split(tmp_path: Path, conll: Path) -> None:
     code, output = run_cli(write_recipe(tmp_path, conll, "http://127.0.0.1:9/v1", "m"), "--set", "format.shots=2")
     assert code == 1 and "format.shots: draws its examples from data.train, which the recipe does not name" in output
+
+
+def test_a_rerun_with_other_shots_or_another_model_asks_again(
+    tmp_path: Path, conll: Path, tiny_server: TransformersServe, varied_qwen2_dir: Path
+) -> None:
+    path = write_recipe(tmp_path, conll, tiny_server.url, str(varied_qwen2_dir), test=3)
+    shots = ["data.train=eng.train", "data.limit.train=200", "format.shots=2"]
+    logs: list[list[str]] = []
+    for overrides in (shots, shots, [*shots, "format.shot_seed=1"], [*shots, "format.shot_seed=1", "predictor.options.model=other"]):
+        logs.append([])
+        try:
+            run(load_recipe(path, overrides), log=logs[-1].append)
+        except EndpointError:
+            pass  # the server serves no model called other; the run still planned and said what it redoes
+    assert not any("redo" in line for line in logs[1])
+    assert any(line.startswith("predict: 3 of 3 sentences to generate") for line in logs[2])
+    assert any(line.startswith("render:test: redo (changed: format.shots.seed)") for line in logs[2])
+    assert any(line.startswith("predict:test: redo (changed: predictor.options.model)") for line in logs[3])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import threading
 import time
 from typing import Any
 
@@ -17,6 +18,11 @@ logger = logging.getLogger(__name__)
 
 class EndpointError(RuntimeError):
     """A request the endpoint refused, answered with something unreadable, or never answered within its retries."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status of a refusal; None when there was no answer or it was not JSON."""
 
 
 def retry_after(value: str | None) -> float | None:
@@ -66,14 +72,17 @@ class Endpoint:
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self._client = httpx.Client(timeout=timeout, headers=headers, limits=limits)
+        self._closed = threading.Event()
         self.retried = 0
         """Requests sent again so far (after a 429, a 5xx, a timeout or a dropped connection)."""
 
     def close(self) -> None:
+        """Close the connections; a request waiting to be retried gives up at once."""
+        self._closed.set()
         self._client.close()
 
     def get(self, path: str) -> Any:
-        """The JSON answer to one GET, without retries (for ``/models``); None when there is none."""
+        """The JSON answer to one GET, without retries (``/models``); None when there is none."""
         import httpx
 
         try:
@@ -103,7 +112,7 @@ class Endpoint:
                         raise EndpointError(f"{url}: the answer is not JSON: {response.text.strip()[:80]!r}") from None
                 problem = f"{response.status_code} {response.reason_phrase}: {_detail(response)}"
                 if response.status_code not in self.RETRIED_STATUS:
-                    raise EndpointError(f"{url}: {problem}")
+                    raise EndpointError(f"{url}: {problem}", response.status_code)
                 wait = retry_after(response.headers.get("retry-after"))
             if attempt == self.retries:
                 tries = f"{attempt + 1} tries" if attempt else "1 try"
@@ -113,5 +122,6 @@ class Endpoint:
             wait = min(wait, self.max_wait)
             self.retried += 1
             logger.warning("%s: %s; trying again in %.1f s", url, problem, wait)
-            time.sleep(wait)
+            if self._closed.wait(wait):
+                raise EndpointError(f"{url}: {problem} (closed while waiting to try again)")
         raise AssertionError("unreachable")

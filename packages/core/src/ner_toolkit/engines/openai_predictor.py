@@ -172,13 +172,28 @@ class OpenAIPredictor(Predictor):
         """The endpoint's answer for one example: its first choice's text."""
         assert self._endpoint is not None
         path, body = self.request(example)
-        answer = self._endpoint.post(path, body)
+        try:
+            answer = self._endpoint.post(path, body)
+        except EndpointError as error:
+            if error.status in (400, 404):
+                served = self.served_models()
+                if served and self.options.model not in served:
+                    raise EndpointError(f"{error} (predictor.options.model is {self.options.model!r}; "
+                                        f"the endpoint serves {', '.join(served)})", error.status) from None
+            raise
         try:
             choice = answer["choices"][0]
             text = choice["message"]["content"] if path == "/chat/completions" else choice["text"]
         except (KeyError, IndexError, TypeError):
             raise EndpointError(f"{self._endpoint.base_url}{path}: the answer has no choices[0] text: {str(answer)[:120]}") from None
         return text or ""
+
+    def served_models(self) -> list[str]:
+        """The model names the endpoint's ``/models`` lists; empty when it lists none."""
+        assert self._endpoint is not None
+        listed = self._endpoint.get("/models")
+        data = listed.get("data") if isinstance(listed, dict) else None
+        return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m] if isinstance(data, list) else []
 
     def generate(self, examples: Sequence[Example]) -> Iterator[tuple[int, str]]:
         """Ask for every example, ``concurrency`` at once, yielding each answer as it arrives.
