@@ -29,6 +29,12 @@ def test_the_quickstart_prompts_as_the_reference_recipe(conll: Path) -> None:
     assert instruction("quickstart.yaml") == instruction("qwen2.5-7b-conll2003.yaml")
 
 
+def test_the_vllm_recipe_prompts_and_reads_answers_as_the_reference_recipe(conll: Path) -> None:
+    served, reference = (load_recipe(REPO / "recipes" / name, [f"data.dir={conll}"]) for name in ("qwen2.5-7b-vllm.yaml", "qwen2.5-7b-conll2003.yaml"))
+    assert served.format == reference.format and served.labels == reference.labels and served.model == reference.model
+    assert served.data.dev == reference.data.dev and served.data.test == reference.data.test
+
+
 def test_no_quickstart_training_answer_is_cut_by_max_length(conll: Path, smollm2_dir: Path) -> None:
     from transformers import AutoTokenizer
 
