@@ -10,6 +10,7 @@ stopped. With ``constrain: grammar`` each request carries the sentence's copy gr
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -81,11 +82,17 @@ class OpenAIPredictor(Predictor):
 
     @classmethod
     def check_recipe(cls, recipe: Any) -> list[str]:
-        """A grammar needs an inline format and a named engine; completions with a chat template need the recipe's model; the key's variable must be set."""
+        """httpx is installed; a grammar needs an inline format and a named engine; completions with a chat template need the recipe's model and transformers; the key's variable is set."""
         from .. import plugins
 
         o = cls.Options.model_validate(recipe.predictor.options)
         problems = []
+        if importlib.util.find_spec("httpx") is None:
+            problems.append("predictor.name: the openai predictor needs httpx: pip install 'ner-toolkit[openai]'")
+        if o.api == "completions" and recipe.model is not None and recipe.model.chat_template == "model" \
+                and importlib.util.find_spec("transformers") is None:
+            problems.append("predictor.options.api: completions lays out the prompt with the model's tokenizer, "
+                            "which needs transformers (pip install transformers), or use api: chat")
         if o.constrain == "grammar":
             if o.engine == "none":
                 problems.append("predictor.options.engine: constrain: grammar needs the engine that reads it (vllm, sglang or llama.cpp)")
