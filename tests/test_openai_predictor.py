@@ -9,6 +9,7 @@ training prompt to the token. Faults a real server will not give on demand come 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import signal
 import subprocess
 import sys
@@ -389,3 +390,21 @@ def test_a_rerun_with_other_shots_or_another_model_asks_again(
     assert any(line.startswith("predict: 3 of 3 sentences to generate") for line in logs[2])
     assert any(line.startswith("render:test: redo (changed: format.shots.seed)") for line in logs[2])
     assert any(line.startswith("predict:test: redo (changed: predictor.options.model)") for line in logs[3])
+
+
+@pytest.mark.parametrize("system_prompt", [None, "", "Be exact."])
+def test_the_chat_template_renders_as_transformers_renders_it(
+    smollm2_dir: Path, varied_qwen2_dir: Path, testb: list[Sentence], system_prompt: str | None
+) -> None:
+    from transformers import AutoTokenizer
+
+    from ner_toolkit.engines.chat_template import ChatTemplate
+    from ner_toolkit.prompts import prompt_text
+
+    formatter = build_formatter("bracketed", CONLL2003_LABELS)
+    examples = formatter.examples(testb[:3])
+    example = replace(examples[2], shots=tuple(examples[:2]))
+    for folder in (smollm2_dir, varied_qwen2_dir):
+        spec = ModelSpec(str(folder))
+        expected = prompt_text(AutoTokenizer.from_pretrained(str(folder)), example, "model", system_prompt)
+        assert prompt_text(ChatTemplate.of(spec), example, "model", system_prompt) == expected

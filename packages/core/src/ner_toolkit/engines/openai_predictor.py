@@ -78,21 +78,17 @@ class OpenAIPredictor(Predictor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._endpoint: Endpoint | None = None
-        self._tokenizer: Any = None
+        self._tokenizer: Any = None  # the chat template that lays out a completions prompt
 
     @classmethod
     def check_recipe(cls, recipe: Any) -> list[str]:
-        """httpx is installed; a grammar needs an inline format and a named engine; completions with a chat template need the recipe's model and transformers; the key's variable is set."""
+        """httpx is installed; a grammar needs an inline format and a named engine; completions need the recipe's model; the key's variable is set."""
         from .. import plugins
 
         o = cls.Options.model_validate(recipe.predictor.options)
         problems = []
-        if importlib.util.find_spec("httpx") is None:
-            problems.append("predictor.name: the openai predictor needs httpx: pip install 'ner-toolkit[openai]'")
-        if o.api == "completions" and recipe.model is not None and recipe.model.chat_template == "model" \
-                and importlib.util.find_spec("transformers") is None:
-            problems.append("predictor.options.api: completions lays out the prompt with the model's tokenizer, "
-                            "which needs transformers (pip install transformers), or use api: chat")
+        if any(importlib.util.find_spec(name) is None for name in ("httpx", "jinja2", "huggingface_hub")):
+            problems.append("predictor.name: the openai predictor needs httpx, jinja2 and huggingface_hub: pip install 'ner-toolkit[openai]'")
         if o.constrain == "grammar":
             if o.engine == "none":
                 problems.append("predictor.options.engine: constrain: grammar needs the engine that reads it (vllm, sglang or llama.cpp)")
@@ -119,7 +115,7 @@ class OpenAIPredictor(Predictor):
         return {"model": o.model, "endpoint": endpoint_host(o.base_url), "api": o.api, "engine": o.engine, "constrain": o.constrain}
 
     def open(self) -> None:
-        """Connect (lazily: the first request connects) and, for completions with a chat template, load the tokenizer."""
+        """Connect (lazily: the first request connects) and, for completions with a chat template, read the template."""
         if self._endpoint is not None:
             return
         o = self.options
@@ -131,11 +127,9 @@ class OpenAIPredictor(Predictor):
         if o.api == "completions" and (self.model is None or self.model.chat_template == "model"):
             if self.model is None:
                 raise ValueError("api: completions needs the recipe's model (its tokenizer lays out the prompt)")
-            from transformers import AutoTokenizer
+            from .chat_template import ChatTemplate
 
-            self._tokenizer = AutoTokenizer.from_pretrained(
-                self.model.name_or_path, revision=self.model.revision, gguf_file=self.model.gguf_file
-            )
+            self._tokenizer = ChatTemplate.of(self.model)
         self._endpoint = Endpoint(o.base_url, key, o.timeout, o.retries, o.backoff, o.max_wait, o.concurrency)
 
     def close(self) -> None:
